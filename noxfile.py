@@ -1,0 +1,76 @@
+"""Sessions: report (default), train, evaluate, tests.
+
+All sessions share one environment, ``.nox/study``, built once and rebuilt only
+when pyproject.toml or the pins below change. On a machine whose Python
+already has torch and the other dependencies (e.g. a GPU box without a package
+index), set VICREG_PYTHON to that interpreter and nothing is installed:
+
+    VICREG_PYTHON=$(which python) nox -s train -- --profile full
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import nox
+
+nox.options.sessions = ["report"]
+nox.options.default_venv_backend = "none"
+
+ROOT = Path(__file__).parent
+ENV = ROOT / ".nox" / "study"
+# Exactly these builds lie on the development machines' disk (see DEVELOPERS.md).
+TORCH = ["torch==2.14.1", "torchvision==0.29.1"]
+LOCAL_WHEELS = Path("/opt/pypi-more/files")
+
+
+def _env_python(session: nox.Session) -> str:
+    """The interpreter to run with: $VICREG_PYTHON, or the shared env (built if stale)."""
+    if os.environ.get("VICREG_PYTHON"):
+        return os.environ["VICREG_PYTHON"]
+    python = ENV / "bin" / "python"
+    spec = "\n".join([*TORCH, (ROOT / "pyproject.toml").read_text()])
+    stamp = ENV / ".installed"
+    wanted = hashlib.sha256(spec.encode()).hexdigest()
+    if not (python.exists() and stamp.exists() and stamp.read_text() == wanted):
+        session.run("python3", "-m", "venv", "--clear", str(ENV), external=True)
+        links = ["--find-links", str(LOCAL_WHEELS)] if LOCAL_WHEELS.is_dir() else []
+        pip = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+        session.run(*pip, *links, *TORCH, external=True)
+        session.run(*pip, *links, "-e", f"{ROOT}[test]", external=True)
+        stamp.write_text(wanted)
+    return str(python)
+
+
+def _study(session: nox.Session, stage: str) -> None:
+    python = _env_python(session)
+    session.run(python, "-m", "vicreg_report", stage, *session.posargs, external=True,
+                env={"PYTHONPATH": str(ROOT / "src")})
+
+
+@nox.session
+def report(session: nox.Session) -> None:
+    """Run every missing stage, then render the documents into build/report/<profile>/."""
+    _study(session, "report")
+
+
+@nox.session
+def train(session: nox.Session) -> None:
+    """Train the VICReg encoder (e.g. `nox -s train -- --profile full` on a GPU)."""
+    _study(session, "train")
+
+
+@nox.session
+def evaluate(session: nox.Session) -> None:
+    """Train if needed, then run the evaluations."""
+    _study(session, "evaluate")
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """The test suite (pytest); extra arguments go to pytest."""
+    python = _env_python(session)
+    session.run(python, "-m", "pytest", *session.posargs, external=True,
+                env={"PYTHONPATH": str(ROOT / "src")})

@@ -1,0 +1,211 @@
+"""The two-view augmentation T of STUDY.md, done on whole batches of tensors.
+
+Every sample draws its own parameters (crop box, flip, jitter factors and their
+order, grayscale, blur sigma), from a ``torch.Generator`` so that runs repeat.
+``reference_transform`` is the same distribution as torchvision per-image
+transforms, kept as the reference the batched path is checked against.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+MEAN = (0.4914, 0.4822, 0.4465)
+STD = (0.247, 0.243, 0.261)
+
+CROP_SCALE = (0.2, 1.0)
+CROP_RATIO = (3 / 4, 4 / 3)
+BRIGHTNESS, CONTRAST, SATURATION, HUE = 0.4, 0.4, 0.2, 0.1
+GRAYSCALE_P = 0.2
+BLUR_P = 0.5
+BLUR_SIGMA = (0.1, 2.0)
+FLIP_P = 0.5
+
+
+def to_unit_float(images: Tensor) -> Tensor:
+    """uint8 NCHW -> float NCHW in [0, 1]."""
+    return images.float().div_(255.0)
+
+
+def normalize(x: Tensor) -> Tensor:
+    mean = x.new_tensor(MEAN).view(1, 3, 1, 1)
+    std = x.new_tensor(STD).view(1, 3, 1, 1)
+    return (x - mean) / std
+
+
+def test_transform(images: Tensor) -> Tensor:
+    """The test-time transform: normalisation only."""
+    return normalize(to_unit_float(images))
+
+
+def _uniform(n: int, low: float, high: float, g: torch.Generator) -> Tensor:
+    return torch.rand(n, generator=g) * (high - low) + low
+
+
+def crop_boxes(n: int, size: int, g: torch.Generator, attempts: int = 10) -> Tensor:
+    """Per-sample (top, left, height, width) boxes, as RandomResizedCrop draws them."""
+    area = size * size
+    scale = _uniform(n * attempts, *CROP_SCALE, g).view(n, attempts)
+    log_ratio = _uniform(n * attempts, math.log(CROP_RATIO[0]), math.log(CROP_RATIO[1]), g)
+    ratio = log_ratio.exp().view(n, attempts)
+    w = torch.sqrt(area * scale * ratio).round()
+    h = torch.sqrt(area * scale / ratio).round()
+    valid = (w >= 1) & (h >= 1) & (w <= size) & (h <= size)
+    first = torch.where(valid.any(1), valid.float().argmax(1), torch.full((n,), -1))
+    rows = torch.arange(n)
+    w = torch.where(first >= 0, w[rows, first.clamp(min=0)], torch.full((n,), float(size)))
+    h = torch.where(first >= 0, h[rows, first.clamp(min=0)], torch.full((n,), float(size)))
+    top = (torch.rand(n, generator=g) * (size - h + 1)).floor()
+    left = (torch.rand(n, generator=g) * (size - w + 1)).floor()
+    return torch.stack([top, left, h, w], dim=1)
+
+
+def _source_coords(start: Tensor, length: Tensor, size: int) -> Tensor:
+    """Bilinear-resize sample positions (align_corners=False) inside each crop, in grid units."""
+    out = torch.arange(size, dtype=start.dtype, device=start.device)
+    pos = start.view(-1, 1) + (out + 0.5) * (length.view(-1, 1) / size) - 0.5
+    pos = torch.minimum(torch.maximum(pos, start.view(-1, 1)),
+                        (start + length - 1).view(-1, 1))
+    return (2 * pos + 1) / size - 1
+
+
+def resized_crop_and_flip(x: Tensor, boxes: Tensor, flip: Tensor) -> Tensor:
+    """Crop each box and resize it back to full size (bilinear, as torchvision); flip where asked."""
+    n, _, size, _ = x.shape
+    top, left, h, w = boxes.to(x).unbind(1)
+    gx = _source_coords(left, w, size)
+    gx = torch.where(flip.view(-1, 1).to(x.device), gx.flip(1), gx)
+    gy = _source_coords(top, h, size)
+    grid = torch.stack([gx.unsqueeze(1).expand(-1, size, -1),
+                        gy.unsqueeze(2).expand(-1, -1, size)], dim=3)
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
+
+
+def grayscale(x: Tensor) -> Tensor:
+    """ITU-R 601 luma, one channel."""
+    r, g, b = x.unbind(1)
+    return (0.299 * r + 0.587 * g + 0.114 * b).unsqueeze(1)
+
+
+def _blend(x: Tensor, other: Tensor, factor: Tensor) -> Tensor:
+    f = factor.view(-1, 1, 1, 1)
+    return (f * x + (1 - f) * other).clamp_(0, 1)
+
+
+def adjust_brightness(x: Tensor, factor: Tensor) -> Tensor:
+    return _blend(x, torch.zeros_like(x), factor)
+
+
+def adjust_contrast(x: Tensor, factor: Tensor) -> Tensor:
+    mean = grayscale(x).mean(dim=(1, 2, 3), keepdim=True)
+    return _blend(x, mean.expand_as(x), factor)
+
+
+def adjust_saturation(x: Tensor, factor: Tensor) -> Tensor:
+    return _blend(x, grayscale(x).expand_as(x), factor)
+
+
+def adjust_hue(x: Tensor, shift: Tensor) -> Tensor:
+    """Rotate the hue by ``shift`` (a fraction of a turn) in HSV space."""
+    r, g, b = x.unbind(1)
+    maxc, _ = x.max(1)
+    minc, _ = x.min(1)
+    delta = maxc - minc
+    safe = torch.where(delta > 0, delta, torch.ones_like(delta))
+    hue = torch.where(maxc == r, ((g - b) / safe) % 6,
+                      torch.where(maxc == g, (b - r) / safe + 2, (r - g) / safe + 4))
+    hue = torch.where(delta > 0, hue / 6, torch.zeros_like(hue))
+    sat = torch.where(maxc > 0, delta / torch.where(maxc > 0, maxc, torch.ones_like(maxc)),
+                      torch.zeros_like(maxc))
+    hue = (hue + shift.view(-1, 1, 1)) % 1.0
+    return _hsv_to_rgb(hue, sat, maxc)
+
+
+def _hsv_to_rgb(h: Tensor, s: Tensor, v: Tensor) -> Tensor:
+    i = torch.floor(h * 6) % 6
+    f = h * 6 - torch.floor(h * 6)
+    p, q, t = v * (1 - s), v * (1 - s * f), v * (1 - s * (1 - f))
+    sector = i.long().unsqueeze(1)
+    table = torch.stack([
+        torch.stack([v, q, p, p, t, v], 1),
+        torch.stack([t, v, v, q, p, p], 1),
+        torch.stack([p, p, t, v, v, q], 1),
+    ], 1)  # (n, rgb, 6 sectors, H, W)
+    index = sector.unsqueeze(1).expand(-1, 3, 1, -1, -1)
+    return table.gather(2, index).squeeze(2)
+
+
+JITTER_OPS = (adjust_brightness, adjust_contrast, adjust_saturation, adjust_hue)
+
+
+def color_jitter(x: Tensor, g: torch.Generator) -> Tensor:
+    """The four jitter operations with per-sample factors, in per-sample random order."""
+    n = x.shape[0]
+    factors = torch.stack([
+        _uniform(n, 1 - BRIGHTNESS, 1 + BRIGHTNESS, g),
+        _uniform(n, 1 - CONTRAST, 1 + CONTRAST, g),
+        _uniform(n, 1 - SATURATION, 1 + SATURATION, g),
+        _uniform(n, -HUE, HUE, g),
+    ], 1).to(x.device)
+    order = torch.rand(n, 4, generator=g).argsort(1).to(x.device)
+    x = x.clone()
+    for position in range(4):
+        for op_index, op in enumerate(JITTER_OPS):
+            chosen = (order[:, position] == op_index).nonzero().squeeze(1)
+            if chosen.numel():
+                x[chosen] = op(x[chosen], factors[chosen, op_index])
+    return x
+
+
+def gaussian_blur(x: Tensor, sigma: Tensor) -> Tensor:
+    """3x3 Gaussian blur, one sigma per sample, reflect padding."""
+    n, c, h, w = x.shape
+    taps = torch.tensor([-1.0, 0.0, 1.0], device=x.device)
+    kernel = torch.exp(-(taps.view(1, 3) ** 2) / (2 * sigma.view(-1, 1).to(x) ** 2))
+    kernel = kernel / kernel.sum(1, keepdim=True)                   # (n, 3)
+    kernel = kernel.repeat_interleave(c, 0)                          # (n*c, 3)
+    flat = F.pad(x.reshape(1, n * c, h, w), (1, 1, 1, 1), mode="reflect")
+    flat = F.conv2d(flat, kernel.view(n * c, 1, 1, 3), groups=n * c)
+    flat = F.conv2d(flat, kernel.view(n * c, 1, 3, 1), groups=n * c)
+    return flat.view(n, c, h, w)
+
+
+def augment(images: Tensor, g: torch.Generator) -> Tensor:
+    """One augmented, normalised view of a uint8 NCHW batch."""
+    n, _, size, _ = images.shape
+    x = to_unit_float(images)
+    boxes = crop_boxes(n, size, g)
+    flip = torch.rand(n, generator=g) < FLIP_P
+    x = resized_crop_and_flip(x, boxes, flip)
+    x = color_jitter(x, g)
+    gray = (torch.rand(n, generator=g) < GRAYSCALE_P).to(x.device)
+    x = torch.where(gray.view(-1, 1, 1, 1), grayscale(x).expand_as(x), x)
+    blur = (torch.rand(n, generator=g) < BLUR_P).to(x.device)
+    sigma = _uniform(n, *BLUR_SIGMA, g)
+    x = torch.where(blur.view(-1, 1, 1, 1), gaussian_blur(x, sigma), x)
+    return normalize(x)
+
+
+def two_views(images: Tensor, g: torch.Generator) -> tuple[Tensor, Tensor]:
+    """Two independent augmentations of the same batch."""
+    return augment(images, g), augment(images, g)
+
+
+def reference_transform():
+    """torchvision's per-image pipeline for T (PIL or uint8 CHW tensor in, normalised out)."""
+    from torchvision.transforms import v2
+
+    return v2.Compose([
+        v2.ToImage(),
+        v2.RandomResizedCrop(32, scale=CROP_SCALE, ratio=CROP_RATIO, antialias=True),
+        v2.RandomHorizontalFlip(FLIP_P),
+        v2.ColorJitter(BRIGHTNESS, CONTRAST, SATURATION, HUE),
+        v2.RandomGrayscale(GRAYSCALE_P),
+        v2.RandomApply([v2.GaussianBlur(3, sigma=BLUR_SIGMA)], p=BLUR_P),
+        v2.ToDtype(torch.float32, scale=True),
+        v2.Normalize(MEAN, STD),
+    ])

@@ -1,0 +1,211 @@
+"""Typed results saved as JSON with provenance; loading validates them.
+
+Every result is a dataclass. ``save_result`` writes
+``{"schema": N, "type": "ProbeResult", "data": {...}}`` atomically;
+``load_result`` rebuilds the dataclass and rejects a corrupted, truncated or
+incompatible file with a clear message.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import platform
+import subprocess
+import tempfile
+import time
+import types
+import typing
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from .errors import VicregError
+from .paths import REPO_ROOT
+
+SCHEMA_VERSION = 1
+
+
+class ResultError(VicregError):
+    pass
+
+
+def atomic_write(path: Path, payload: bytes | str) -> None:
+    """Write to a temporary file beside ``path``, then rename over it."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = payload.encode() if isinstance(payload, str) else payload
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+# ---------------------------------------------------------------- provenance
+
+@dataclass
+class Provenance:
+    commit: str
+    profile: str
+    config_hash: str
+    config: dict
+    seed: int
+    data_source: str
+    data_fingerprint: str
+    data_verified: bool
+    python: str
+    torch: str
+    torchvision: str
+    numpy: str
+    device: str
+    wall_time_s: float
+    created: str
+
+
+def git_commit() -> str:
+    """HEAD's short hash, with '+dirty' when the tree has changes; 'unknown' outside git."""
+    try:
+        run = lambda *a: subprocess.run(["git", *a], cwd=REPO_ROOT, capture_output=True,
+                                        text=True, timeout=10, check=True).stdout.strip()
+        commit = run("rev-parse", "--short=12", "HEAD")
+        dirty = run("status", "--porcelain", "--untracked-files=no")
+        return commit + ("+dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def device_description(device) -> str:
+    import torch
+
+    if device.type == "cuda":
+        return f"cuda ({torch.cuda.get_device_name(device)})"
+    return f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+
+
+def make_provenance(profile, data, device, started: float) -> Provenance:
+    import numpy
+    import torch
+    import torchvision
+
+    return Provenance(
+        commit=git_commit(), profile=profile.name, config_hash=profile.config_hash(),
+        config=dataclasses.asdict(profile), seed=profile.seed,
+        data_source=data.source, data_fingerprint=data.fingerprint,
+        data_verified=data.verified, python=platform.python_version(),
+        torch=torch.__version__, torchvision=torchvision.__version__,
+        numpy=numpy.__version__, device=device_description(device),
+        wall_time_s=round(time.perf_counter() - started, 3),
+        created=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+
+
+# ---------------------------------------------------------------- result types
+
+@dataclass
+class LossHistory:
+    """Each term and the total: per training batch, and per epoch on the test set."""
+
+    train: dict[str, list[float]]
+    test: dict[str, list[float]]
+    steps_per_epoch: int
+
+
+@dataclass
+class TrainResult:
+    model: str                   # e.g. "q1"
+    history: LossHistory
+    checkpoint: str              # path relative to the results folder
+    train_images: int
+    provenance: Provenance
+
+
+@dataclass
+class ProbeResult:
+    encoder: str                 # e.g. "q1", "random_init"
+    test_acc: float
+    train_acc: float
+    per_class_test_acc: list[float]
+    settings: dict
+    provenance: Provenance
+
+
+# ---------------------------------------------------------------- JSON round trip
+
+def save_result(result, path: Path) -> Path:
+    doc = {"schema": SCHEMA_VERSION, "type": type(result).__name__,
+           "data": dataclasses.asdict(result)}
+    atomic_write(path, json.dumps(doc, indent=1, sort_keys=True, allow_nan=False))
+    return Path(path)
+
+
+def load_result(path: Path, cls: type):
+    """Read ``path`` as a ``cls``; a clear ResultError on anything wrong with it."""
+    path = Path(path)
+    fix = f"Delete {path} and run the stage again (e.g. `nox -s report`)."
+    try:
+        doc = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ResultError(f"Result file {path} does not exist. Run the stage that makes it.") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ResultError(f"Result file {path} is corrupted or truncated ({exc}). {fix}") from None
+    if not isinstance(doc, dict) or doc.get("schema") != SCHEMA_VERSION:
+        found = doc.get("schema") if isinstance(doc, dict) else None
+        raise ResultError(f"Result file {path} has schema {found!r}; this version reads "
+                          f"schema {SCHEMA_VERSION}. {fix}")
+    if doc.get("type") != cls.__name__:
+        raise ResultError(f"Result file {path} holds a {doc.get('type')!r}, not a "
+                          f"{cls.__name__}. {fix}")
+    try:
+        return _from_dict(cls, doc["data"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ResultError(f"Result file {path} does not match the {cls.__name__} "
+                          f"format ({exc}). {fix}") from None
+
+
+def _from_dict(tp, value):
+    """Rebuild a value of (possibly nested) dataclass type ``tp``, checking shapes."""
+    if dataclasses.is_dataclass(tp):
+        if not isinstance(value, dict):
+            raise TypeError(f"expected an object for {tp.__name__}")
+        hints = typing.get_type_hints(tp)
+        names = {f.name for f in dataclasses.fields(tp)}
+        if set(value) != names:
+            raise KeyError(f"fields {sorted(set(value) ^ names)} missing or unexpected")
+        return tp(**{k: _from_dict(hints[k], value[k]) for k in names})
+    origin = typing.get_origin(tp)
+    if origin in (list, tuple):
+        if not isinstance(value, list):
+            raise TypeError(f"expected a list, got {type(value).__name__}")
+        (item,) = typing.get_args(tp)[:1] or (typing.Any,)
+        return [_from_dict(item, v) for v in value]
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise TypeError(f"expected an object, got {type(value).__name__}")
+        _, item = typing.get_args(tp)
+        return {k: _from_dict(item, v) for k, v in value.items()}
+    if origin in (typing.Union, types.UnionType):
+        for option in typing.get_args(tp):
+            try:
+                return _from_dict(option, value)
+            except (TypeError, KeyError, ValueError):
+                continue
+        raise TypeError(f"{value!r} fits none of {tp}")
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise TypeError(f"expected a number, got {value!r}")
+        return float(value)
+    if tp in (int, str, bool):
+        if type(value) is not tp:
+            raise TypeError(f"expected {tp.__name__}, got {value!r}")
+        return value
+    if tp is type(None):
+        if value is not None:
+            raise TypeError(f"expected null, got {value!r}")
+        return None
+    return value  # typing.Any, plain dict

@@ -1,0 +1,41 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from vicreg_report.cli import STAGES, main
+
+SRC = str(Path(__file__).resolve().parents[1] / "src")
+
+
+def run_cli(*args, env_extra=None):
+    env = {**os.environ, "PYTHONPATH": SRC, **(env_extra or {})}
+    return subprocess.run([sys.executable, "-m", "vicreg_report", *args], capture_output=True,
+                          text=True, env=env, timeout=120)
+
+
+def test_help_lists_every_stage():
+    out = run_cli("--help")
+    assert out.returncode == 0
+    for stage in STAGES:
+        assert stage in out.stdout
+    train_help = run_cli("train", "--help").stdout
+    for option in ("--profile", "--data", "--download", "--device", "--force"):
+        assert option in train_help
+
+
+def test_missing_data_is_one_clear_message_without_traceback(tmp_path):
+    out = run_cli("prepare", "--data", str(tmp_path / "nothing-here"),
+                  env_extra={"VICREG_BUILD_DIR": str(tmp_path / "build")})
+    assert out.returncode == 2
+    assert "No CIFAR-10 and MNIST test data found" in out.stderr
+    assert str(tmp_path / "nothing-here") in out.stderr
+    assert "Traceback" not in out.stderr + out.stdout
+
+
+def test_unknown_profile_is_rejected_by_the_parser(capsys):
+    try:
+        main(["train", "--profile", "huge"])
+    except SystemExit as exc:
+        assert exc.code == 2
+    assert "invalid choice" in capsys.readouterr().err

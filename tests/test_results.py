@@ -1,0 +1,76 @@
+import json
+
+import pytest
+
+from vicreg_report.results import (LossHistory, ProbeResult, Provenance, ResultError, TrainResult,
+                                   atomic_write, load_result, save_result)
+
+
+def provenance():
+    return Provenance(commit="abc", profile="smoke", config_hash="h", config={"lr": 0.001},
+                      seed=0, data_source="synthetic", data_fingerprint="f" * 64,
+                      data_verified=True, python="3.11", torch="2", torchvision="0",
+                      numpy="2", device="cpu", wall_time_s=1.5, created="2026-01-01T00:00:00+00:00")
+
+
+def train_result():
+    history = LossHistory(train={"total": [3.0, 2.5], "invariance": [1.0, 0.5]},
+                          test={"total": [2.7]}, steps_per_epoch=2)
+    return TrainResult(model="q1", history=history, checkpoint="q1.pt", train_images=512,
+                       provenance=provenance())
+
+
+def test_round_trip(tmp_path):
+    result = train_result()
+    path = save_result(result, tmp_path / "r.json")
+    assert load_result(path, TrainResult) == result
+    probe = ProbeResult(encoder="q1", test_acc=0.5, train_acc=0.6, per_class_test_acc=[0.5] * 10,
+                        settings={"epochs": 3}, provenance=provenance())
+    assert load_result(save_result(probe, tmp_path / "p.json"), ProbeResult) == probe
+
+
+def test_truncated_file_is_a_clear_error(tmp_path):
+    path = save_result(train_result(), tmp_path / "r.json")
+    path.write_text(path.read_text()[:50])
+    with pytest.raises(ResultError, match="corrupted or truncated"):
+        load_result(path, TrainResult)
+
+
+def test_wrong_schema_type_and_fields_are_clear_errors(tmp_path):
+    path = save_result(train_result(), tmp_path / "r.json")
+    doc = json.loads(path.read_text())
+    doc["schema"] = 99
+    path.write_text(json.dumps(doc))
+    with pytest.raises(ResultError, match="schema 99"):
+        load_result(path, TrainResult)
+    with pytest.raises(ResultError, match="holds a 'TrainResult'"):
+        load_result(save_result(train_result(), tmp_path / "s.json"), ProbeResult)
+    doc["schema"] = 1
+    del doc["data"]["history"]["steps_per_epoch"]
+    path.write_text(json.dumps(doc))
+    with pytest.raises(ResultError, match="does not match"):
+        load_result(path, TrainResult)
+    doc = json.loads(save_result(train_result(), tmp_path / "t.json").read_text())
+    doc["data"]["history"]["train"]["total"] = ["x"]
+    path.write_text(json.dumps(doc))
+    with pytest.raises(ResultError, match="does not match"):
+        load_result(path, TrainResult)
+
+
+def test_missing_file_says_which_stage(tmp_path):
+    with pytest.raises(ResultError, match="does not exist"):
+        load_result(tmp_path / "none.json", TrainResult)
+
+
+def test_atomic_write_leaves_old_file_on_failure(tmp_path, monkeypatch):
+    path = tmp_path / "f.txt"
+    atomic_write(path, "old")
+
+    def broken_replace(src, dst):
+        raise OSError("disk full")
+
+    monkeypatch.setattr("os.replace", broken_replace)
+    with pytest.raises(OSError):
+        atomic_write(path, "new")
+    assert path.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["f.txt"]
