@@ -65,3 +65,26 @@ def test_linear_probe_learns_separable_features():
     chance = fit_linear_probe(noise[:300].numpy(), y[:300].numpy(), noise[300:].numpy(),
                               y[300:].numpy(), epochs=30, lr=1e-2, batch_size=64)
     assert chance["test_acc"] < 0.45
+
+
+def test_neighbour_sampler_returns_only_listed_neighbours_never_itself():
+    from vicreg_report.augment import test_transform
+    from vicreg_report.training import neighbour_pairs
+
+    n = 50
+    images = torch.arange(n, dtype=torch.uint8).view(n, 1, 1, 1).expand(n, 3, 4, 4).contiguous()
+    neighbours = torch.stack([(torch.arange(n) + s) % n for s in (1, 2, 3)], 1)
+    pairs = neighbour_pairs(images, neighbours)
+    g = torch.Generator().manual_seed(0)
+    seen = set()
+    for _ in range(20):
+        idx = torch.randperm(n, generator=g)[:16]
+        x, y = pairs(idx, g)
+        assert torch.equal(x, test_transform(images[idx]))
+        # recover each partner's index from its (constant) pixel value
+        value = y[:, 0, 0, 0] * 0.247 + 0.4914
+        partner = torch.round(value * 255).long()
+        offset = (partner - idx) % n
+        assert set(offset.tolist()) <= {1, 2, 3}
+        seen |= set(offset.tolist())
+    assert seen == {1, 2, 3}  # every listed neighbour gets drawn

@@ -6,11 +6,12 @@ import io
 import pickle
 import time
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
 
-from .augment import two_views
+from .augment import test_transform, two_views
 from .config import Profile
 from .data import PreparedData, balanced_subset
 from .errors import VicregError
@@ -36,6 +37,25 @@ def as_tensor(images: np.ndarray, device: torch.device) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).contiguous().to(device)
 
 
+Pairs = Callable[[torch.Tensor, torch.Generator], tuple[torch.Tensor, torch.Tensor]]
+
+
+def augmented_pairs(images: torch.Tensor) -> Pairs:
+    """Q1/Q4: two independent augmentations of each image."""
+    return lambda idx, g: two_views(images[idx], g)
+
+
+def neighbour_pairs(images: torch.Tensor, neighbours: torch.Tensor) -> Pairs:
+    """Q5: each image and one of its nearest neighbours, drawn anew every step; no augmentation."""
+    neighbours = neighbours.to(images.device)
+
+    def pairs(idx: torch.Tensor, g: torch.Generator):
+        pick = torch.randint(neighbours.shape[1], (len(idx),), generator=g).to(images.device)
+        partner = neighbours[idx, pick]
+        return test_transform(images[idx]), test_transform(images[partner])
+    return pairs
+
+
 def loss_terms(model: VICReg, x: torch.Tensor, y: torch.Tensor, p: Profile):
     return vicreg_loss(model(x), model(y), p.lam, p.mu, p.nu, p.gamma, p.eps)
 
@@ -57,13 +77,22 @@ def test_loss(model: VICReg, images: torch.Tensor, p: Profile) -> dict[str, floa
 
 
 def train_vicreg(p: Profile, data: PreparedData, checkpoint: Path, device: torch.device,
-                 name: str = "q1", show_progress: bool = True) -> tuple[TrainResult, VICReg]:
-    """Train encoder and projector on augmented pairs; save the final checkpoint."""
+                 name: str = "q1", show_progress: bool = True, epochs: int | None = None,
+                 neighbours: torch.Tensor | None = None) -> tuple[TrainResult, VICReg]:
+    """Train encoder and projector from scratch; save the final checkpoint.
+
+    Pairs are two augmentations of an image, or, given ``neighbours`` (row i:
+    indices of image i's nearest train images), the image and one neighbour.
+    The test loss always uses two augmented views of the test images.
+    """
     started = time.perf_counter()
+    epochs = p.epochs if epochs is None else epochs
     train_idx = balanced_subset(data.train_y, p.train_images)
     test_idx = balanced_subset(data.test_y, min(p.test_loss_images, p.test_images))
     train_images = as_tensor(data.train_x[train_idx], device)
     test_images = as_tensor(data.test_x[test_idx], device)
+    pairs = (augmented_pairs(train_images) if neighbours is None
+             else neighbour_pairs(train_images, neighbours))
     if len(train_images) < p.batch_size or len(test_images) < p.batch_size:
         raise VicregError(f"Profile {p.name!r} needs at least one full batch of {p.batch_size} "
                           "train and test images; lower batch_size or use more images.")
@@ -78,19 +107,18 @@ def train_vicreg(p: Profile, data: PreparedData, checkpoint: Path, device: torch
     test_hist = {k: [] for k in TERM_NAMES}
 
     with progress_bar(show_progress) as bar:
-        task = bar.add_task(f"train {name}", total=p.epochs * steps_per_epoch, status="")
-        for epoch in range(p.epochs):
+        task = bar.add_task(f"train {name}", total=epochs * steps_per_epoch, status="")
+        for epoch in range(epochs):
             order = torch.randperm(len(train_images), generator=shuffle).to(device)
             for step in range(steps_per_epoch):
-                batch = train_images[order[step * p.batch_size:(step + 1) * p.batch_size]]
-                x, y = two_views(batch, views)
+                x, y = pairs(order[step * p.batch_size:(step + 1) * p.batch_size], views)
                 terms = loss_terms(model, x, y, p)
                 optimizer.zero_grad(set_to_none=True)
                 terms.total.backward()
                 optimizer.step()
                 for k, v in terms.as_floats().items():
                     train_hist[k].append(v)
-                bar.update(task, advance=1, status=f"epoch {epoch + 1}/{p.epochs} "
+                bar.update(task, advance=1, status=f"epoch {epoch + 1}/{epochs} "
                                                     f"loss {train_hist['total'][-1]:.3f}")
             for k, v in test_loss(model, test_images, p).items():
                 test_hist[k].append(v)
