@@ -1,0 +1,198 @@
+"""How every number in the report is written: one pure function per kind of number.
+
+The templates never contain a result number; they pass each value from the
+context through one of these functions (registered as Jinja filters in
+``FILTERS``), so a kind of number is written the same way everywhere, in both
+languages.  ``compare`` returns a language-neutral key ("higher", "lower",
+"equal") that each template maps to its own words.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timezone
+from numbers import Real
+from typing import Callable
+
+MINUS = "\u2212"  # a real minus sign, not a hyphen
+NOT_A_NUMBER = "n/a"
+
+_UNITS = {
+    "en": {"h": "h", "min": "min", "s": "s", "pp": "pp", "MB": "MB"},
+    "he": {"h": "שע׳", "min": "דק׳", "s": "שנ׳", "pp": "נקודות אחוז", "MB": "MB"},
+}
+
+
+def _number(x, what: str) -> float:
+    """``x`` as a float; a TypeError that names the formatter for anything else."""
+    if isinstance(x, bool) or not isinstance(x, Real):
+        raise TypeError(f"{what}() expects a number, got {x!r} ({type(x).__name__})")
+    return float(x)
+
+
+def _units(lang: str) -> dict[str, str]:
+    try:
+        return _UNITS[lang]
+    except KeyError:
+        raise ValueError(f"unknown language {lang!r}; expected one of {sorted(_UNITS)}") from None
+
+
+def _signed(text: str, value: float) -> str:
+    """Prefix a formatted magnitude with + or a real minus sign; zero gets no sign."""
+    if float(text.replace(",", "")) == 0.0:
+        return text
+    return ("+" if value > 0 else MINUS) + text
+
+
+def percent(x, places: int = 2) -> str:
+    """A fraction in [0, 1] as a percentage: 0.724 -> '72.40%'."""
+    v = _number(x, "percent")
+    if not math.isfinite(v):
+        return NOT_A_NUMBER
+    return f"{v * 100:.{places}f}%"
+
+
+def percent_points(x, places: int = 2, *, signed: bool = True, lang: str = "en") -> str:
+    """A difference of two fractions in percentage points: 0.031 -> '+3.10 pp'.
+
+    ``signed=False`` gives the magnitude only ('3.10 pp'), for prose whose words
+    already say which way the difference goes.
+    """
+    v = _number(x, "percent_points")
+    if not math.isfinite(v):
+        return NOT_A_NUMBER
+    magnitude = f"{abs(v) * 100:.{places}f}"
+    text = _signed(magnitude, v) if signed else magnitude
+    return f"{text} {_units(lang)['pp']}"
+
+
+def auc(x) -> str:
+    """An area under a ROC curve, four decimals: 0.93481 -> '0.9348'."""
+    v = _number(x, "auc")
+    return f"{v:.4f}" if math.isfinite(v) else NOT_A_NUMBER
+
+
+def loss(x) -> str:
+    """A loss value: three decimals ('21.437'); below 1, three significant digits
+    ('0.0123'), so that a small term is not written as '0.000'; below 1e-4 in
+    exponent form ('1.96e-5')."""
+    v = _number(x, "loss")
+    if not math.isfinite(v):
+        return NOT_A_NUMBER
+    if v == 0.0 or abs(v) >= 1.0:
+        return f"{v:.3f}"
+    if abs(v) < 1e-4:
+        mantissa, exponent = f"{v:.2e}".split("e")
+        return f"{mantissa}e{int(exponent)}"
+    digits = 2 - math.floor(math.log10(abs(v)))  # three significant digits
+    return f"{v:.{max(3, digits)}f}"
+
+
+def seconds(x, lang: str = "en") -> str:
+    """A duration: 42.3 -> '42 s', 185 -> '3 min 05 s', 3720 -> '1 h 02 min'.
+
+    Below ten seconds one decimal is kept ('4.2 s').
+    """
+    v = _number(x, "seconds")
+    u = _units(lang)
+    if not math.isfinite(v) or v < 0:
+        return NOT_A_NUMBER
+    if v < 9.95:
+        return f"{v:.1f} {u['s']}"
+    total = int(round(v))
+    if total < 60:
+        return f"{total} {u['s']}"
+    if total < 3600:
+        m, s = divmod(total, 60)
+        return f"{m} {u['min']} {s:02d} {u['s']}"
+    total_min = int(round(v / 60))
+    h, m = divmod(total_min, 60)
+    return f"{h} {u['h']} {m:02d} {u['min']}"
+
+
+def integer(n) -> str:
+    """A count with a thousands separator: 50000 -> '50,000'."""
+    v = _number(n, "integer")
+    if not math.isfinite(v) or v != int(v):
+        raise ValueError(f"integer() expects a whole number, got {n!r}")
+    return f"{int(v):,}"
+
+
+def megabytes(n_bytes, places: int = 1) -> str:
+    """A size in bytes as decimal megabytes: 12_345_678 -> '12.3 MB'."""
+    v = _number(n_bytes, "megabytes")
+    if not math.isfinite(v):
+        return NOT_A_NUMBER
+    return f"{v / 1e6:.{places}f} MB"
+
+
+def real(x) -> str:
+    """A setting such as a learning rate or a loss weight, as short as exact:
+    25.0 -> '25', 0.5 -> '0.5', 0.0003 -> '3e-4', 1e-06 -> '1e-6'."""
+    v = _number(x, "real")
+    if not math.isfinite(v):
+        return NOT_A_NUMBER
+    if v == int(v) and abs(v) < 1e6:
+        return str(int(v))
+    if 1e-3 <= abs(v) < 1e6:
+        return f"{v:.6g}"
+    mantissa, exponent = f"{v:.6e}".split("e")
+    mantissa = mantissa.rstrip("0").rstrip(".")
+    return f"{mantissa}e{int(exponent)}"
+
+
+def timestamp(value: str) -> str:
+    """An ISO-8601 time in UTC, to the minute: '2026-11-28T10:00:00Z' -> '2026-11-28 10:00 UTC'."""
+    if not isinstance(value, str):
+        raise TypeError(f"timestamp() expects an ISO-8601 string, got {value!r}")
+    try:
+        t = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return value
+    if t.tzinfo is not None:
+        t = t.astimezone(timezone.utc)
+    return t.strftime("%Y-%m-%d %H:%M") + " UTC"
+
+
+def compare(a, b, tol: float = 0.0, *, rel: float = 0.0) -> str:
+    """'higher' if ``a`` exceeds ``b`` by more than the tolerance, 'lower' if it
+    falls short by more, else 'equal'.
+
+    The tolerance is the larger of ``tol`` (absolute) and ``rel`` times the
+    larger magnitude of the two.  Templates map the key to their own words.
+    """
+    x, y = _number(a, "compare"), _number(b, "compare")
+    if not (math.isfinite(x) and math.isfinite(y)):
+        raise ValueError(f"compare() needs finite numbers, got {a!r} and {b!r}")
+    margin = max(float(tol), float(rel) * max(abs(x), abs(y)))
+    if x - y > margin:
+        return "higher"
+    if y - x > margin:
+        return "lower"
+    return "equal"
+
+
+# How close two numbers must be for the report to call them "the same".
+# Templates pass these to ``compare`` by name, so no threshold is written there.
+TOLERANCES: dict[str, float] = {
+    # accuracies: a difference below half the last printed digit (0.01%) is no difference
+    "accuracy": 0.00005,
+    # an accuracy "about the same as" a reference: within one percentage point
+    "accuracy_close": 0.01,
+    # loss values "about the same" when within 5% of the larger one (use as rel=)
+    "loss_rel": 0.05,
+}
+
+
+FILTERS: dict[str, Callable] = {
+    "percent": percent,
+    "percent_points": percent_points,
+    "auc": auc,
+    "loss": loss,
+    "seconds": seconds,
+    "integer": integer,
+    "megabytes": megabytes,
+    "real": real,
+    "timestamp": timestamp,
+    "compare": compare,
+}

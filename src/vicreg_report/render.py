@@ -1,0 +1,386 @@
+"""Context dict -> the bilingual document: markdown/Quarto sources, HTML and PDF.
+
+``render_markdown`` fills one language's Jinja template (StrictUndefined, the
+formatters of :mod:`vicreg_report.formatting` as filters).  ``build_document``
+writes a self-contained document project into a folder: the Quarto project
+files from ``report/``, ``report.en.qmd`` and ``report.he.qmd``, and from them,
+with pandoc and typst (no Quarto needed),
+
+    vicreg-report.en.html  vicreg-report.en.pdf
+    vicreg-report.he.html  vicreg-report.he.pdf
+    index.html             (links to the four, in both languages)
+
+Every output is first written under a temporary name and renamed into place
+only once all of them are built, so a failure leaves no partial file under a
+final name (and an earlier complete set untouched).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+import subprocess
+import tempfile
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+import jinja2
+
+from .errors import VicregError
+from .formatting import FILTERS, TOLERANCES, compare
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+TEMPLATES_DIR = REPO_ROOT / "templates"
+REPORT_DIR = REPO_ROOT / "report"
+
+LANGUAGES = ("en", "he")
+OUTPUT_STEM = "vicreg-report"
+# Files of the document project copied from report/ into the output folder.
+PROJECT_FILES = ("_quarto.yml", "styles.css", "template.typ", "filters/rtl.lua")
+
+_TERMS = {"invariance": None, "variance": None, "covariance": None, "total": None}
+# The shape of the context both templates read: a key maps to its sub-keys, or
+# to None for a leaf.  ``validate_context`` names every missing key by its path.
+CONTEXT_SCHEMA: dict[str, Any] = {
+    "meta": {"title_en": None, "title_he": None, "generated": None, "commit": None,
+             "profile": None},
+    "setup": {
+        "data_source": None, "data_fingerprint": None, "data_verified": None,
+        "profile": {k: None for k in (
+            "name", "arch", "width", "train_images", "test_images", "epochs", "batch_size",
+            "lr", "weight_decay", "lam", "mu", "nu", "gamma", "eps", "seed", "config_hash")},
+        "device": None, "python": None, "torch": None, "torchvision": None,
+        "wall_time": {"train_s": None, "probe_s": None, "total_s": None},
+    },
+    "training": {"figure": None, "steps": None, "epochs": None, "first": _TERMS,
+                 "last": _TERMS, "test_first": _TERMS, "test_last": _TERMS},
+    "probe": {
+        "trained": {"test_acc": None, "train_acc": None},
+        "random_init": {"test_acc": None, "train_acc": None},
+        "original": {"test_acc": None},
+        "course_threshold": None,
+        "settings": {k: None for k in ("epochs", "lr", "batch_size", "train_images",
+                                       "test_images")},
+    },
+}
+
+
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
+
+
+class RenderError(VicregError, RuntimeError):
+    """Building the document failed; the message names the tool and the step."""
+
+
+# ---------------------------------------------------------------- text filters
+
+_MD_SPECIAL = set("\\`*_{}[]<>#$^~@|")
+
+
+def md_escape(value) -> str:
+    """Plain text for markdown: every character pandoc could read as markup escaped."""
+    return "".join("\\" + c if c in _MD_SPECIAL else c for c in str(value))
+
+
+def code(value) -> str:
+    """Inline code, with a fence longer than any run of backticks inside."""
+    text = str(value)
+    longest = run = 0
+    for c in text:
+        run = run + 1 if c == "`" else 0
+        longest = max(longest, run)
+    fence = "`" * (longest + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def yaml_string(value) -> str:
+    """A YAML double-quoted scalar (also read by pandoc as a markdown string)."""
+    text = str(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ")
+    return f'"{text}"'
+
+
+TEXT_FILTERS: dict[str, Callable] = {"md_escape": md_escape, "code": code,
+                                     "yaml_string": yaml_string}
+
+
+# ---------------------------------------------------------------- markdown
+
+def _strict(func: Callable) -> Callable:
+    """``func`` as a template helper that raises Jinja's own UndefinedError (naming
+    the missing key) when handed an undefined value, instead of a TypeError."""
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        for value in (*args, *kwargs.values()):
+            if isinstance(value, jinja2.Undefined):
+                value._fail_with_undefined_error()
+        return func(*args, **kwargs)
+    return wrapper
+
+
+def make_environment(autoescape: bool = False) -> jinja2.Environment:
+    """The Jinja environment of the report templates: StrictUndefined, the formatters
+    as filters, ``compare`` and the named tolerances ``TOL`` as globals.
+    Template comments are written ``{## ... ##}``."""
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)),
+        undefined=jinja2.StrictUndefined,
+        autoescape=autoescape,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        # "{#" opens pandoc attributes ({#sec-setup}), so Jinja comments are {## ... ##}
+        comment_start_string="{##",
+        comment_end_string="##}",
+    )
+    env.filters.update({name: _strict(f) for name, f in {**FILTERS, **TEXT_FILTERS}.items()})
+    env.globals.update(compare=_strict(compare), TOL=dict(TOLERANCES))
+    return env
+
+
+def missing_keys(context: dict, schema: dict | None = None, prefix: str = "") -> list[str]:
+    """Dotted paths of the keys ``schema`` requires that ``context`` lacks."""
+    schema = CONTEXT_SCHEMA if schema is None else schema
+    missing = []
+    for key, sub in schema.items():
+        path = f"{prefix}{key}"
+        if not isinstance(context, dict) or key not in context:
+            missing.append(path)
+        elif sub is not None:
+            value = context[key]
+            if not isinstance(value, dict):
+                missing.extend(f"{path}.{k}" for k in sub)
+            else:
+                missing.extend(missing_keys(value, sub, path + "."))
+    return missing
+
+
+def validate_context(context: dict) -> None:
+    """Raise RenderError naming every key of CONTEXT_SCHEMA the context lacks."""
+    missing = missing_keys(context)
+    if missing:
+        raise RenderError("jinja2: the report context lacks "
+                          + ", ".join(missing)
+                          + ". Build it with vicreg_report.report_context.build_context.")
+
+
+def _template_location(exc: BaseException) -> str:
+    """'report.he.md.j2 line 42' from a Jinja exception's traceback, if it has one."""
+    where = ""
+    tb = exc.__traceback__
+    while tb is not None:
+        name = tb.tb_frame.f_code.co_filename
+        if name.endswith(".j2"):
+            where = f"{Path(name).name} line {tb.tb_lineno}"
+        tb = tb.tb_next
+    return where
+
+
+def _render_template(name: str, variables: dict, autoescape: bool = False) -> str:
+    env = make_environment(autoescape=autoescape)
+    try:
+        return env.get_template(name).render(**variables)
+    except jinja2.UndefinedError as exc:
+        where = _template_location(exc) or name
+        raise RenderError(f"jinja2: rendering {where}: a value the template needs is missing "
+                          f"from the context ({exc.message})") from exc
+    except jinja2.TemplateError as exc:
+        raise RenderError(f"jinja2: rendering {name}: {exc}") from exc
+    except (TypeError, ValueError) as exc:
+        where = _template_location(exc) or name
+        raise RenderError(f"jinja2: rendering {where}: {exc}") from exc
+
+
+def render_markdown(lang: str, context: dict) -> str:
+    """One language's report as pandoc markdown (a valid Quarto document)."""
+    if lang not in LANGUAGES:
+        raise RenderError(f"jinja2: no report template for language {lang!r}; "
+                          f"expected one of {', '.join(LANGUAGES)}")
+    validate_context(context)
+    return _render_template(f"report.{lang}.md.j2", context)
+
+
+# ---------------------------------------------------------------- files
+
+def _temp_path(final: Path) -> Path:
+    """An empty file beside ``final``, readable like any new file (mkstemp makes 0600)."""
+    fd, tmp = tempfile.mkstemp(dir=final.parent, prefix=f".{final.name}.", suffix=".tmp")
+    os.close(fd)
+    os.chmod(tmp, 0o666 & ~_UMASK)
+    return Path(tmp)
+
+
+def _write_atomic(path: Path, data: bytes | str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _temp_path(path)
+    try:
+        tmp.write_bytes(data.encode("utf-8") if isinstance(data, str) else data)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def _copy_project(out_dir: Path) -> None:
+    for rel in PROJECT_FILES:
+        src = REPORT_DIR / rel
+        if not src.is_file():
+            raise RenderError(f"copy: the document project file {src} is missing")
+        _write_atomic(out_dir / rel, src.read_bytes())
+
+
+# ---------------------------------------------------------------- tools
+
+def _pandoc(source: Path, to: str, output: Path, extra_args: list[str], cwd: Path) -> None:
+    import pypandoc
+
+    try:
+        pypandoc.convert_file(str(source), to, format="markdown", outputfile=str(output),
+                              extra_args=extra_args, cworkdir=str(cwd))
+    except (RuntimeError, OSError) as exc:
+        raise RenderError(f"pandoc: converting {source.name} to {to} failed: {exc}") from exc
+    if not output.is_file() or output.stat().st_size == 0:
+        raise RenderError(f"pandoc: converting {source.name} to {to} produced no output")
+
+
+def _unix_time(iso: str) -> int | None:
+    """Seconds since the epoch of an ISO-8601 time (UTC if no zone); None if unreadable."""
+    try:
+        t = datetime.fromisoformat(str(iso).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=timezone.utc)
+    return int(t.timestamp())
+
+
+def _typst_pdf(typ: Path, root: Path, timestamp: int | None = None) -> bytes:
+    """Compile with typst's embedded fonts only, so the PDF is the same on every
+    machine; ``timestamp`` (the report's generation time) fixes the PDF dates."""
+    import typst
+
+    try:
+        pdf, warnings = typst.compile_with_warnings(
+            str(typ), root=str(root), ignore_system_fonts=True, timestamp=timestamp)
+    except Exception as exc:  # typst.TypstError and anything the binding raises
+        raise RenderError(f"typst: compiling {typ.name} to PDF failed: {exc}") from exc
+    if not pdf:
+        raise RenderError(f"typst: compiling {typ.name} to PDF produced no output")
+    fonts = [str(w) for w in warnings or [] if "font" in str(w).lower()]
+    if fonts:
+        raise RenderError(f"typst: compiling {typ.name}: font problem: {'; '.join(fonts)}")
+    return pdf
+
+
+def _check_figure(context: dict, out_dir: Path) -> None:
+    figure = out_dir / context["training"]["figure"]
+    if not figure.is_file():
+        raise RenderError(f"render: the training-curves figure {figure} does not exist; "
+                          "put the figures under the output folder before rendering")
+
+
+def output_names() -> dict[str, str]:
+    """Keys of ``build_document``'s result -> file names in the output folder."""
+    names = {}
+    for lang in LANGUAGES:
+        names[f"html_{lang}"] = f"{OUTPUT_STEM}.{lang}.html"
+        names[f"pdf_{lang}"] = f"{OUTPUT_STEM}.{lang}.pdf"
+    names["index"] = "index.html"
+    return names
+
+
+def build_document(context: dict, out_dir: Path) -> dict[str, Path]:
+    """Write the document project and the HTML and PDF documents into ``out_dir``.
+
+    Returns {"html_en", "pdf_en", "html_he", "pdf_he", "index"} -> path.  The
+    figure ``context["training"]["figure"]`` must already exist, relative to
+    ``out_dir``.
+    """
+    out_dir = Path(out_dir).resolve()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    validate_context(context)
+    _check_figure(context, out_dir)
+    # All templates first: a template error writes nothing.
+    markdown = {lang: render_markdown(lang, context) for lang in LANGUAGES}
+    names = output_names()
+    index = _render_template("index.html.j2", {"meta": context["meta"], "files": names},
+                             autoescape=True)
+
+    created = _unix_time(context["meta"]["generated"])
+
+    _copy_project(out_dir)
+    sources = {lang: _write_atomic(out_dir / f"report.{lang}.qmd", text)
+               for lang, text in markdown.items()}
+
+    staged: dict[str, Path] = {}   # final name -> temporary file holding it
+    try:
+        for lang, source in sources.items():
+            html_tmp = _temp_path(out_dir / names[f"html_{lang}"])
+            staged[names[f"html_{lang}"]] = html_tmp
+            _pandoc(source, "html5", html_tmp, [
+                "--standalone", "--embed-resources", "--css=styles.css",
+                f"--resource-path={out_dir}", f"--metadata=lang:{lang}",
+                f"--metadata=dir:{'rtl' if lang == 'he' else 'ltr'}",
+            ], cwd=out_dir)
+
+            typ = out_dir / f"{OUTPUT_STEM}.{lang}.typ"
+            typ_tmp = _temp_path(typ)
+            staged[typ.name] = typ_tmp
+            _pandoc(source, "typst", typ_tmp, [
+                "--standalone", "--template=template.typ", "--lua-filter=filters/rtl.lua",
+            ], cwd=out_dir)
+
+            pdf_tmp = _temp_path(out_dir / names[f"pdf_{lang}"])
+            staged[names[f"pdf_{lang}"]] = pdf_tmp
+            pdf_tmp.write_bytes(_typst_pdf(typ_tmp, out_dir, created))
+
+        index_tmp = _temp_path(out_dir / names["index"])
+        staged[names["index"]] = index_tmp
+        index_tmp.write_text(index, encoding="utf-8")
+
+        for final, tmp in staged.items():
+            os.replace(tmp, out_dir / final)
+    finally:
+        for tmp in staged.values():
+            tmp.unlink(missing_ok=True)
+    return {key: out_dir / name for key, name in names.items()}
+
+
+# ---------------------------------------------------------------- quarto
+
+def quarto_available() -> bool:
+    """Whether the ``quarto`` command is on PATH."""
+    return shutil.which("quarto") is not None
+
+
+def render_with_quarto(out_dir: Path, timeout_s: float = 600) -> dict[str, Path]:
+    """Render a folder written by ``build_document`` with ``quarto render``.
+
+    Quarto writes report.<lang>.html and report.<lang>.pdf; they are renamed to
+    the same names ``build_document`` uses.
+    """
+    out_dir = Path(out_dir).resolve()
+    quarto = shutil.which("quarto")
+    if quarto is None:
+        raise RenderError("quarto: the quarto command is not on PATH")
+    try:
+        subprocess.run([quarto, "render"], cwd=out_dir, check=True, capture_output=True,
+                       text=True, timeout=timeout_s)
+    except subprocess.CalledProcessError as exc:
+        raise RenderError(f"quarto: `quarto render` in {out_dir} failed "
+                          f"(exit {exc.returncode}): {exc.stderr.strip()[-2000:]}") from exc
+    except subprocess.TimeoutExpired as exc:
+        raise RenderError(f"quarto: `quarto render` in {out_dir} ran past {timeout_s} s") from exc
+    outputs = {}
+    for lang in LANGUAGES:
+        for ext in ("html", "pdf"):
+            produced = out_dir / f"report.{lang}.{ext}"
+            if not produced.is_file():
+                raise RenderError(f"quarto: `quarto render` did not produce {produced.name}")
+            final = out_dir / f"{OUTPUT_STEM}.{lang}.{ext}"
+            os.replace(produced, final)
+            outputs[f"{ext}_{lang}"] = final
+    return outputs

@@ -1,0 +1,153 @@
+"""Each kind of number is written one way; compare() picks the wording key."""
+
+import math
+
+import pytest
+
+from vicreg_report import formatting as f
+
+
+@pytest.mark.parametrize("x, expected", [
+    (0.724, "72.40%"), (0.6, "60.00%"), (1.0, "100.00%"), (0.0, "0.00%"),
+    (0.12345, "12.35%"), (0.99999, "100.00%"), (1, "100.00%"),
+])
+def test_percent(x, expected):
+    assert f.percent(x) == expected
+
+
+def test_percent_places_and_nan():
+    assert f.percent(0.72444, places=1) == "72.4%"
+    assert f.percent(float("nan")) == f.NOT_A_NUMBER
+
+
+@pytest.mark.parametrize("x, expected", [
+    (0.031, "+3.10 pp"), (-0.031, "\u22123.10 pp"), (0.0, "0.00 pp"),
+    (0.00001, "0.00 pp"), (-0.00001, "0.00 pp"), (0.2636, "+26.36 pp"),
+])
+def test_percent_points_signed(x, expected):
+    assert f.percent_points(x) == expected
+
+
+def test_percent_points_unsigned_and_hebrew():
+    assert f.percent_points(-0.1117, signed=False) == "11.17 pp"
+    assert f.percent_points(0.1117, signed=False, lang="he") == "11.17 נקודות אחוז"
+    assert f.percent_points(0.0123, lang="he") == "+1.23 נקודות אחוז"
+    # a real minus sign, never an ASCII hyphen
+    assert "-" not in f.percent_points(-0.5)
+    with pytest.raises(ValueError, match="unknown language"):
+        f.percent_points(0.1, lang="fr")
+
+
+@pytest.mark.parametrize("x, expected", [
+    (0.9348, "0.9348"), (0.95904, "0.9590"), (0.5, "0.5000"), (1, "1.0000"),
+])
+def test_auc(x, expected):
+    assert f.auc(x) == expected
+
+
+@pytest.mark.parametrize("x, expected", [
+    (21.4372, "21.437"), (47.7815, "47.782"), (1.0, "1.000"), (0.0, "0.000"),
+    (0.912, "0.912"), (0.0412, "0.0412"), (0.012345, "0.0123"), (0.00123456, "0.00123"),
+    (0.5, "0.500"), (-2.5, "-2.500"), (3.2e-6, "3.20e-6"), (1.96e-05, "1.96e-5"), (-2.31e-08, "-2.31e-8"),
+])
+def test_loss(x, expected):
+    assert f.loss(x) == expected
+
+
+def test_loss_never_rounds_a_small_term_to_zero():
+    for x in (0.0004, 0.004, 0.04):
+        assert float(f.loss(x)) != 0.0
+        assert math.isclose(float(f.loss(x)), x, rel_tol=0.01)
+
+
+@pytest.mark.parametrize("x, expected", [
+    (4.24, "4.2 s"), (9.96, "10 s"), (42.3, "42 s"), (59.4, "59 s"), (60, "1 min 00 s"),
+    (185.3, "3 min 05 s"), (3599.4, "59 min 59 s"), (3600, "1 h 00 min"),
+    (3720, "1 h 02 min"), (7 * 3600 + 59 * 60 + 50, "8 h 00 min"),
+])
+def test_seconds(x, expected):
+    assert f.seconds(x) == expected
+
+
+def test_seconds_hebrew():
+    assert f.seconds(185.3, "he") == "3 דק׳ 05 שנ׳"
+    assert f.seconds(42, lang="he") == "42 שנ׳"
+    assert f.seconds(3720, "he") == "1 שע׳ 02 דק׳"
+    assert f.seconds(-1) == f.NOT_A_NUMBER
+
+
+@pytest.mark.parametrize("n, expected", [
+    (50000, "50,000"), (10_000, "10,000"), (312, "312"), (0, "0"), (1234567, "1,234,567"),
+    (2048.0, "2,048"),
+])
+def test_integer(n, expected):
+    assert f.integer(n) == expected
+
+
+def test_integer_rejects_fractions():
+    with pytest.raises(ValueError):
+        f.integer(2.5)
+
+
+def test_megabytes():
+    assert f.megabytes(12_345_678) == "12.3 MB"
+    assert f.megabytes(500_000, places=2) == "0.50 MB"
+
+
+@pytest.mark.parametrize("x, expected", [
+    (25.0, "25"), (1.0, "1"), (0, "0"), (0.5, "0.5"), (1e-3, "0.001"), (3e-4, "3e-4"),
+    (1e-6, "1e-6"), (1e-4, "1e-4"), (2.5e-5, "2.5e-5"), (0.9, "0.9"),
+])
+def test_real(x, expected):
+    assert f.real(x) == expected
+
+
+def test_timestamp():
+    assert f.timestamp("2026-11-28T10:00:00Z") == "2026-11-28 10:00 UTC"
+    assert f.timestamp("2026-11-28T12:30:59+02:00") == "2026-11-28 10:30 UTC"
+    assert f.timestamp("not a date") == "not a date"
+
+
+@pytest.mark.parametrize("func", [f.percent, f.percent_points, f.auc, f.loss, f.seconds,
+                                  f.integer, f.megabytes, f.real])
+@pytest.mark.parametrize("bad", [None, "0.5", True])
+def test_formatters_reject_non_numbers(func, bad):
+    with pytest.raises(TypeError, match=func.__name__):
+        func(bad)
+
+
+def test_compare_keys():
+    assert f.compare(0.7, 0.6) == "higher"
+    assert f.compare(0.6, 0.7) == "lower"
+    assert f.compare(0.6, 0.6) == "equal"
+
+
+def test_compare_tolerances():
+    assert f.compare(0.7245, 0.724, tol=0.001) == "equal"
+    assert f.compare(0.7260, 0.724, tol=0.001) == "higher"
+    assert f.compare(0.7220, 0.724, tol=0.001) == "lower"
+    # relative: within 5% of the larger magnitude
+    assert f.compare(0.0398, 0.0412, rel=0.05) == "equal"
+    assert f.compare(0.264, 0.217, rel=0.05) == "higher"
+    assert f.compare(100.0, 104.0, rel=0.05) == "equal"
+    assert f.compare(100.0, 106.0, rel=0.05) == "lower"
+
+
+def test_compare_rejects_nan():
+    with pytest.raises(ValueError):
+        f.compare(float("nan"), 1.0)
+
+
+def test_tolerances_match_their_meaning():
+    # "accuracy": a difference below half of the last printed digit is "equal"
+    a = 0.61234
+    assert f.compare(a, a + f.TOLERANCES["accuracy"] / 2, tol=f.TOLERANCES["accuracy"]) == "equal"
+    assert f.compare(0.6124, 0.6123, tol=f.TOLERANCES["accuracy"]) == "higher"
+    assert f.TOLERANCES["accuracy_close"] == pytest.approx(0.01)
+
+
+def test_filters_registry():
+    for name in ("percent", "percent_points", "auc", "loss", "seconds", "integer",
+                 "megabytes", "compare"):
+        assert callable(f.FILTERS[name])
+    assert f.FILTERS["percent"] is f.percent
