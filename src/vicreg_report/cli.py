@@ -14,10 +14,13 @@ from .progress import console
 
 STAGES = {
     "prepare": "find, check and cache the data (CIFAR-10 train/test, MNIST test)",
-    "train": "train the VICReg encoder (Q1) unless a matching checkpoint exists",
-    "evaluate": "linear probe (Q3) of the trained and the untrained encoder",
-    "report": "run whatever is missing, then write the PDF and HTML documents",
+    "train": "train the encoders Q1, Q4 (mu = 0) and Q5 (neighbour pairs) unless fresh",
+    "evaluate": "train if needed, then every experiment: probes, maps, Q6, retrieval, "
+                "anomalies, clustering",
+    "report": "run whatever is missing or stale, then write the PDF and HTML documents",
 }
+FORCEABLE = ("all", "train", "representations", "probe", "embedding2d", "laplacian",
+             "retrieval", "anomaly", "clustering")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -37,28 +40,33 @@ def parser() -> argparse.ArgumentParser:
                         help="download CIFAR-10 and MNIST with torchvision into --data "
                              "(or ~/.cache/vicreg_report/data); needs internet")
         sp.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
-        sp.add_argument("--force", action="store_true", help="recompute even if results exist")
+        sp.add_argument("--force", nargs="?", const="all", action="append", default=[],
+                        choices=FORCEABLE, metavar="STAGE",
+                        help="recompute every stage, or only STAGE (one of "
+                             f"{', '.join(FORCEABLE[1:])}; repeatable)")
         sp.add_argument("--no-progress", action="store_true", help="hide progress bars")
     return ap
 
 
 def run_stage(args) -> None:
     run = pipeline.Run(get_profile(args.profile), data=args.data, download=args.download,
-                       device=args.device, force=args.force, show_progress=not args.no_progress)
+                       device=args.device, force=frozenset(args.force),
+                       show_progress=not args.no_progress)
     if args.stage == "report":
         outputs = pipeline.report(run)
         pipeline.require_outputs(outputs)
         for name, path in outputs.items():
             console.print(f"{name:>8}: {path}")
+    elif args.stage == "evaluate":
+        study = pipeline.run_study(run)
+        for name, probe in study.probes.items():
+            console.print(f"probe {name}: test {probe.test_acc:.2%}, train {probe.train_acc:.2%}")
     else:
         data = pipeline.prepare(run)
         console.print(f"data: {data.source} (fingerprint {data.fingerprint[:16]}, "
                       f"{'verified' if data.verified else 'no known checksum'})")
-        if args.stage in ("train", "evaluate"):
-            trained = pipeline.train(run, data)
-        if args.stage == "evaluate":
-            for name, probe in pipeline.evaluate(run, data, trained).items():
-                console.print(f"probe {name}: test {probe.test_acc:.2%}, train {probe.train_acc:.2%}")
+        if args.stage == "train":
+            pipeline.train_encoders(run, data)
     for stage, seconds in run.timings.items():
         console.print(f"[dim]{stage}: {seconds:.1f} s")
 

@@ -42,6 +42,18 @@ class Profile:
     probe_epochs: int = 50
     probe_lr: float = 1e-3
     probe_batch_size: int = 1024
+    # experiments
+    q5_epochs: int = 1                # the course recommends 1 epoch for Q5
+    q5_neighbours: int = 3
+    tsne_points: int = 10_000         # t-SNE on a class-balanced subset of this size
+    laplacian_images: int = 10_000    # Q6 runs on this many train images
+    laplacian_components: int = 32
+    laplacian_neighbors: int = 10
+    silhouette_sample: int = 10_000   # silhouette on a seeded sample (0 = every point)
+    anomaly_k: int = 2
+    anomaly_top: int = 7
+    retrieval_k: int = 5
+    clusters: int = 10
     seed: int = 0
 
     def config_hash(self) -> str:
@@ -86,8 +98,12 @@ SMOKE = Profile(
     batch_size=64,
     lr=1e-3,
     test_loss_images=128,
-    probe_epochs=5,
+    probe_epochs=50,
     probe_batch_size=128,
+    tsne_points=128,
+    laplacian_images=200,
+    laplacian_components=8,
+    silhouette_sample=0,
 )
 
 PROFILES = {p.name: p for p in (SMOKE, QUICK, FULL)}

@@ -59,3 +59,203 @@ def training_curves(history: LossHistory, path: Path) -> Path:
             ax.set_ylabel("loss")
         axes[0, 0].legend(loc="upper right", frameon=False)
         return save_figure(fig, path)
+
+
+# ---------------------------------------------------------------- experiments (issue 3)
+
+# One colour per CIFAR-10 class, the same in every plot.
+CLASS_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
+                "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
+ENCODER_COLORS = {"q1": "#1f5fa8", "q4": "#e07b00", "q5": "#2a9d4b", "random_init": "#7f7f7f"}
+ENCODER_LABELS = {"q1": "Q1 VICReg", "q4": "Q4 no variance term", "q5": "Q5 no generated neighbours",
+                  "random_init": "random initialisation"}
+
+
+def scatter_by_class(ax, coords: np.ndarray, labels: np.ndarray, classes: list[str], title: str):
+    for c, name in enumerate(classes):
+        pts = coords[labels == c]
+        ax.scatter(pts[:, 0], pts[:, 1], s=2, color=CLASS_COLORS[c % 10], label=name,
+                   alpha=0.6, linewidths=0, rasterized=True)
+    ax.set_title(title)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.grid(False)
+
+
+def class_legend(fig, classes: list[str]):
+    handles = [plt.Line2D([], [], marker="o", linestyle="", markersize=5,
+                          color=CLASS_COLORS[c % 10], label=name) for c, name in enumerate(classes)]
+    fig.legend(handles=handles, loc="lower center", ncol=5, frameon=False,
+               bbox_to_anchor=(0.5, -0.08))
+
+
+def maps_side_by_side(panels: list[tuple[np.ndarray, np.ndarray, str]], classes: list[str],
+                      path: Path) -> Path:
+    """2-D maps (coords, labels, title) side by side, coloured by class."""
+    with plt.rc_context(STYLE):
+        fig, axes = plt.subplots(1, len(panels), figsize=(3.6 * len(panels), 3.6),
+                                 constrained_layout=True)
+        for ax, (coords, labels, title) in zip(np.atleast_1d(axes), panels):
+            scatter_by_class(ax, coords, labels, classes, title)
+        class_legend(fig, classes)
+        return save_figure(fig, path)
+
+
+def pca_spectra(spectra: dict[str, np.ndarray], path: Path, top: int = 30) -> Path:
+    """Normalised PCA eigenvalues of each encoder's representations (log scale)."""
+    with plt.rc_context(STYLE):
+        fig, ax = plt.subplots(figsize=(4.8, 3.0), constrained_layout=True)
+        for name, spectrum in spectra.items():
+            k = np.arange(1, min(top, len(spectrum)) + 1)
+            ax.semilogy(k, spectrum[:len(k)], "o-", markersize=3, color=ENCODER_COLORS[name],
+                        label=ENCODER_LABELS[name])
+        ax.set_xlabel("principal component")
+        ax.set_ylabel("fraction of variance")
+        ax.legend(frameon=False)
+        return save_figure(fig, path)
+
+
+def _image_cell(ax, image: np.ndarray, caption: str = "", frame: str | None = None):
+    ax.imshow(image, interpolation="nearest")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    for spine in ax.spines.values():
+        spine.set_visible(frame is not None)
+        if frame:
+            spine.set_edgecolor(frame)
+            spine.set_linewidth(2)
+    if caption:
+        ax.set_xlabel(caption, fontsize=6, labelpad=1)
+
+
+def retrieval_grid(images: np.ndarray, labels: np.ndarray, classes: list[str], queries: list[int],
+                   nearest: list[list[int]], farthest: list[list[int]], title: str,
+                   path: Path) -> Path:
+    """Per query: the query, its nearest and its most distant train images."""
+    k = len(nearest[0])
+    cols = 1 + k + k
+    with plt.rc_context(STYLE):
+        fig, axes = plt.subplots(len(queries), cols, figsize=(0.62 * cols + 0.4, 0.72 * len(queries)),
+                                 gridspec_kw={"wspace": 0.08, "hspace": 0.45})
+        for row, q in enumerate(queries):
+            cells = [(q, "#000000")] + [(i, None) for i in nearest[row]] + \
+                    [(i, None) for i in farthest[row]]
+            for col, (idx, frame) in enumerate(cells):
+                _image_cell(axes[row, col], images[idx], classes[labels[idx]][:8], frame)
+        axes[0, 0].set_title("query", fontsize=7)
+        axes[0, 1 + k // 2].set_title(f"{k} nearest", fontsize=7)
+        axes[0, 1 + k + k // 2].set_title(f"{k} most distant", fontsize=7)
+        fig.suptitle(title, fontsize=9)
+        return save_figure(fig, path)
+
+
+def roc_curves(curves: dict[str, tuple[list[float], list[float], float]], path: Path) -> Path:
+    """ROC of each encoder, its AUC in the legend."""
+    with plt.rc_context(STYLE):
+        fig, ax = plt.subplots(figsize=(4.2, 4.0), constrained_layout=True)
+        for name, (fpr, tpr, auc) in curves.items():
+            ax.plot(fpr, tpr, color=ENCODER_COLORS[name], linewidth=1.6,
+                    label=f"{ENCODER_LABELS[name]} (AUC {auc:.4f})")
+        ax.plot([0, 1], [0, 1], ":", color="#999999", linewidth=1)
+        ax.set_xlabel("false positive rate (CIFAR-10 test flagged)")
+        ax.set_ylabel("true positive rate (MNIST flagged)")
+        ax.set_aspect("equal")
+        ax.legend(loc="lower right", frameon=False)
+        return save_figure(fig, path)
+
+
+def top_anomalies(rows: dict[str, list[tuple[np.ndarray, str]]], path: Path) -> Path:
+    """One row per encoder: its most anomalous test images, captioned."""
+    cols = max(len(r) for r in rows.values())
+    with plt.rc_context(STYLE):
+        fig, axes = plt.subplots(len(rows), cols, figsize=(0.9 * cols + 1.2, 1.15 * len(rows)),
+                                 squeeze=False, gridspec_kw={"wspace": 0.1, "hspace": 0.5})
+        for r, (name, cells) in enumerate(rows.items()):
+            for c in range(cols):
+                if c < len(cells):
+                    _image_cell(axes[r, c], cells[c][0], cells[c][1])
+                else:
+                    axes[r, c].axis("off")
+            axes[r, 0].set_ylabel(ENCODER_LABELS[name], fontsize=7, rotation=0, ha="right",
+                                  va="center", labelpad=6)
+        return save_figure(fig, path)
+
+
+def clusters_and_classes(panels: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]],
+                         classes: list[str], path: Path) -> Path:
+    """Per encoder: t-SNE coloured by KMeans cluster and by class, centres in black."""
+    with plt.rc_context(STYLE):
+        fig, axes = plt.subplots(len(panels), 2, figsize=(7.2, 3.5 * len(panels)),
+                                 squeeze=False, constrained_layout=True)
+        for row, (name, (coords, clusters, labels, centres)) in enumerate(panels.items()):
+            cmap = plt.get_cmap("tab20b")
+            ax = axes[row, 0]
+            ax.scatter(coords[:, 0], coords[:, 1], s=2, c=[cmap(c % 20) for c in clusters],
+                       linewidths=0, rasterized=True)
+            ax.set_title(f"{ENCODER_LABELS[name]}: KMeans clusters")
+            scatter_by_class(axes[row, 1], coords, labels, classes,
+                             f"{ENCODER_LABELS[name]}: true classes")
+            for ax in axes[row]:
+                ax.scatter(centres[:, 0], centres[:, 1], s=40, c="black", marker="X",
+                           edgecolors="white", linewidths=0.6, label="cluster centre")
+                ax.set_xticks([])
+                ax.set_yticks([])
+                ax.grid(False)
+        class_legend(fig, classes)
+        return save_figure(fig, path)
+
+
+def study_figures(run, study) -> dict[str, Path]:
+    """Every figure of the document, from the study's results and arrays."""
+    from .anomaly import mnist_to_cifar_format
+    from .pipeline import subsets
+
+    d = study.data
+    out = run.report_dir / "figures"
+    train_idx, test_idx = subsets(run, d)
+    classes, test_y = d.classes, d.test_y[test_idx]
+    arrays, results = study.arrays, study.results
+
+    def map_panels(enc):
+        a = arrays[f"embedding2d:{enc}"]
+        labels = test_y[a["index"]]
+        return [(a["pca"], labels, f"{ENCODER_LABELS[enc]}: PCA"),
+                (a["tsne"], labels, f"{ENCODER_LABELS[enc]}: t-SNE")]
+
+    paths = {"training_curves": training_curves(study.trained["q1"].history,
+                                                out / "training_curves.png")}
+    paths["q2_maps"] = maps_side_by_side(map_panels("q1"), classes, out / "q2_pca_tsne.png")
+    paths["q4_maps"] = maps_side_by_side(map_panels("q4"), classes, out / "q4_pca_tsne.png")
+    paths["q4_curves"] = training_curves(study.trained["q4"].history, out / "q4_training_curves.png")
+    paths["spectra"] = pca_spectra({enc: arrays[f"embedding2d:{enc}"]["spectrum"]
+                                    for enc in ("q1", "q4", "q5", "random_init")},
+                                   out / "pca_spectra.png")
+    lap = [(arrays[f"laplacian:{v}"]["tsne"], arrays[f"laplacian:{v}"]["labels"], title)
+           for v, title in (("raw_pixels", "Laplacian Eigenmaps, raw pixels"),
+                            ("random_cnn", "Laplacian Eigenmaps, random CNN"),
+                            ("q1", "Q1 VICReg representations"))]
+    paths["q6_maps"] = maps_side_by_side(lap, classes, out / "q6_laplacian_tsne.png")
+    for enc in ("q1", "q5"):
+        r = results[f"retrieval:{enc}"].result.retrieval
+        paths[f"retrieval_{enc}"] = retrieval_grid(
+            d.train_x[train_idx], d.train_y[train_idx], classes, r.queries, r.nearest,
+            r.farthest, f"{ENCODER_LABELS[enc]}: retrieval", out / f"q7_retrieval_{enc}.png")
+    curves = {enc: (results[f"anomaly:{enc}"].result.fpr, results[f"anomaly:{enc}"].result.tpr,
+                    results[f"anomaly:{enc}"].result.auc) for enc in ("q1", "q5", "random_init")}
+    paths["roc"] = roc_curves(curves, out / "anomaly_roc.png")
+    pool = np.concatenate([d.test_x[test_idx], mnist_to_cifar_format(d.mnist_x)])
+    n_test = len(test_idx)
+    rows = {}
+    for enc in ("q1", "q5"):
+        a = results[f"anomaly:{enc}"].result
+        rows[enc] = [(pool[i], classes[test_y[i]] if i < n_test else f"MNIST {d.mnist_y[i - n_test]}")
+                     for i in a.top_indices]
+    paths["top_anomalies"] = top_anomalies(rows, out / "anomaly_top.png")
+    panels = {}
+    for enc in ("q1", "q5"):
+        a, r = arrays[f"clustering:{enc}"], results[f"clustering:{enc}"].result
+        sample = a["sample"]
+        panels[enc] = (a["tsne"], np.asarray(r.assignments)[sample],
+                       d.train_y[train_idx][sample], a["centres"])
+    paths["clusters"] = clusters_and_classes(panels, classes, out / "clustering_tsne.png")
+    return paths

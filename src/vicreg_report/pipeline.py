@@ -1,15 +1,19 @@
-"""The study's stages, in order: prepare -> train -> evaluate -> figures -> report.
+"""The study as a chain of stages, each cached under build/ by its stage key.
 
-Each stage reads what earlier stages wrote under ``build/`` and reuses a result
-whose configuration and data fingerprint match; ``force`` recomputes.
+prepare -> train (Q1, Q4) -> representations -> Q5 training -> experiments
+-> figures -> document. Every stage prints whether it reused its saved result
+or recomputed it, and why (see stages.py for what a key covers).
 """
 
 from __future__ import annotations
 
+import io
+import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from . import data as data_mod
@@ -17,25 +21,28 @@ from .config import Profile
 from .errors import VicregError
 from .model import build_model
 from .paths import build_dir
-from .probe import fit_linear_probe
 from .progress import console
-from .representations import encode
-from .results import (ProbeResult, Provenance, ResultError, TrainResult, load_result,
-                      make_provenance, save_result)
+from .results import ProbeResult, ResultError, TrainResult, atomic_write, load_record, \
+    load_result, make_provenance, save_result
+from .stages import stage_key
 from .training import load_checkpoint, select_device, train_vicreg
+
+TRAINED = ("q1", "q4", "q5")
+ENCODERS = (*TRAINED, "random_init")
 
 
 @dataclass
 class Run:
-    """Options shared by every stage of one invocation."""
+    """Options shared by every stage of one invocation, and what each stage did."""
 
     profile: Profile
     data: str | None = None
     download: bool = False
     device: str = "auto"
-    force: bool = False
+    force: frozenset = frozenset()    # stage names, or {"all"}
     show_progress: bool = True
     timings: dict = field(default_factory=dict)
+    log: list = field(default_factory=list)   # (stage, "reused" | "recomputed", why)
 
     @property
     def results_dir(self) -> Path:
@@ -49,117 +56,269 @@ class Run:
     def torch_device(self) -> torch.device:
         return select_device(self.device)
 
+    def forced(self, stage: str) -> bool:
+        return "all" in self.force or stage.split(":")[0] in self.force
 
-def _timed(run: Run, stage: str):
-    class Timer:
-        def __enter__(self):
-            self.start = time.perf_counter()
-
-        def __exit__(self, *exc):
-            if exc[0] is None:
-                run.timings[stage] = time.perf_counter() - self.start
-    return Timer()
+    def note(self, stage: str, status: str, why: str) -> None:
+        self.log.append((stage, status, why))
+        colour = "green" if status == "reused" else "yellow"
+        console.print(f"[{colour}]{status:>10}[/] {stage}: {why}", highlight=False)
 
 
-def _fresh(path: Path, cls, run: Run, data) -> object | None:
-    """The saved result at ``path`` if it matches this configuration and data."""
-    if run.force or not path.is_file():
-        return None
-    try:
-        result = load_result(path, cls)
-    except ResultError as exc:
-        console.print(f"[yellow]{exc} Recomputing.")
-        return None
-    prov: Provenance = result.provenance
-    if prov.config_hash != run.profile.config_hash() or prov.data_fingerprint != data.fingerprint:
-        return None
-    return result
+def profile_of(p: Profile, encoder: str) -> Profile:
+    """Q4 is Q1 without the variance term; every other encoder shares Q1's configuration."""
+    return p.replace(mu=0.0) if encoder == "q4" else p
 
+
+def _cached(run: Run, stage: str, path: Path, key: str, load):
+    """The saved result if its key matches; None (and the reason noted) otherwise."""
+    if run.forced(stage):
+        why = "forced"
+    elif not path.is_file():
+        why = "no saved result"
+    else:
+        try:
+            saved, saved_key = load(path)
+        except ResultError as exc:
+            why = f"saved result unreadable ({exc})"
+        else:
+            if saved_key == key:
+                run.note(stage, "reused", f"{path.name}, key {key[:8]} unchanged")
+                return saved
+            why = f"inputs changed (key {saved_key[:8] or '-'} -> {key[:8]})"
+    run.note(stage, "recomputed", why)
+    return None
+
+
+def _timed(run: Run, stage: str, started: float) -> None:
+    run.timings[stage] = run.timings.get(stage, 0.0) + time.perf_counter() - started
+
+
+# ---------------------------------------------------------------- data and training
 
 def prepare(run: Run) -> data_mod.PreparedData:
-    with _timed(run, "prepare"):
-        if run.profile.synthetic_data:
-            return data_mod.synthetic(run.profile.seed, run.profile.train_images,
-                                      run.profile.test_images)
-        target = None
-        if run.download:
-            target = Path(run.data or data_mod.default_locations()[-1])
-        return data_mod.prepare(run.data, download_to=target)
+    started = time.perf_counter()
+    p = run.profile
+    if p.synthetic_data:
+        d = data_mod.synthetic(p.seed, p.train_images, p.test_images)
+    else:
+        target = Path(run.data or data_mod.default_locations()[-1]) if run.download else None
+        d = data_mod.prepare(run.data, download_to=target)
+    _timed(run, "prepare", started)
+    return d
 
 
-def train(run: Run, data) -> TrainResult:
-    """Q1: train VICReg unless a checkpoint for the same configuration exists."""
-    path = run.results_dir / "train.q1.json"
-    result = _fresh(path, TrainResult, run, data)
-    if result and (run.results_dir / result.checkpoint).is_file():
-        console.print(f"train q1: reusing {path} (same configuration and data)")
-        return result
-    with _timed(run, "train"):
-        result, _ = train_vicreg(run.profile, data, run.results_dir / "q1.pt",
-                                 run.torch_device, "q1", run.show_progress)
+def train(run: Run, d, encoder: str = "q1", neighbours=None, upstream: str = "") -> TrainResult:
+    """Train one encoder unless a checkpoint of the same stage key exists.
+
+    ``neighbours``: for Q5, a function returning the neighbour table (called only
+    when training actually runs).
+    """
+    p = profile_of(run.profile, encoder)
+    stage = f"train:{encoder}"
+    key = stage_key(stage, p.config_hash(), d.fingerprint, upstream)
+    path = run.results_dir / f"train.{encoder}.json"
+
+    def load(path):
+        result = load_result(path, TrainResult)
+        if not (run.results_dir / result.checkpoint).is_file():
+            raise ResultError(f"its checkpoint {result.checkpoint} is missing")
+        return result, result.provenance.stage_key
+
+    result = _cached(run, stage, path, key, load)
+    if result is None:
+        started = time.perf_counter()
+        epochs = p.q5_epochs if encoder == "q5" else p.epochs
+        result, _ = train_vicreg(
+            p, d, run.results_dir / f"{encoder}.pt", run.torch_device, encoder,
+            run.show_progress, epochs=epochs,
+            neighbours=None if neighbours is None else torch.from_numpy(neighbours()))
+        result.provenance.stage_key = key
         save_result(result, path)
+        _timed(run, f"train:{encoder}", started)
     return result
 
 
-def evaluate(run: Run, data, trained: TrainResult) -> dict[str, ProbeResult]:
-    """Q3: linear probe on the trained encoder and on the same encoder untrained."""
-    p, device = run.profile, run.torch_device
-    probes = {}
-    with _timed(run, "evaluate"):
-        for name in ("q1", "random_init"):
-            path = run.results_dir / f"probe.{name}.json"
-            cached = _fresh(path, ProbeResult, run, data)
-            if cached and cached.provenance.created >= trained.provenance.created:
-                probes[name] = cached
-                continue
-            started = time.perf_counter()
-            if name == "q1":
-                model = load_checkpoint(p, run.results_dir / trained.checkpoint, device)
-            else:
-                model = build_model(p).to(device)  # the weights Q1 started from
-            probes[name] = probe_encoder(run, data, model.encoder, name, started)
-            save_result(probes[name], path)
-    return probes
+def load_encoder(run: Run, encoder: str, trained: dict[str, TrainResult]) -> torch.nn.Module:
+    p = profile_of(run.profile, encoder)
+    if encoder == "random_init":
+        return build_model(p).to(run.torch_device).encoder  # the weights Q1 started from
+    return load_checkpoint(p, run.results_dir / trained[encoder].checkpoint,
+                           run.torch_device).encoder
 
 
-def probe_encoder(run: Run, data, encoder, name: str, started: float) -> ProbeResult:
-    p, device = run.profile, run.torch_device
-    train_idx = data_mod.balanced_subset(data.train_y, p.train_images)
-    test_idx = data_mod.balanced_subset(data.test_y, p.test_images)
-    with console.status(f"probe {name}: encoding and fitting"):
-        train_x = encode(encoder, data.train_x[train_idx], device)
-        test_x = encode(encoder, data.test_x[test_idx], device)
-        fit = fit_linear_probe(train_x, data.train_y[train_idx], test_x, data.test_y[test_idx],
-                               p.probe_epochs, p.probe_lr, p.probe_batch_size, p.seed)
+# ---------------------------------------------------------------- representations
+
+@dataclass
+class Reps:
+    """One encoder's representations of the profile's train and test images and MNIST."""
+
+    train: np.ndarray
+    test: np.ndarray
+    mnist: np.ndarray
+    key: str
+
+
+def subsets(run: Run, d) -> tuple[np.ndarray, np.ndarray]:
+    p = run.profile
+    return data_mod.balanced_subset(d.train_y, p.train_images), \
+        data_mod.balanced_subset(d.test_y, p.test_images)
+
+
+def representations(run: Run, d, encoder: str, trained: dict[str, TrainResult]) -> Reps:
+    from .anomaly import mnist_to_cifar_format
+    from .representations import encode
+
+    stage = f"representations:{encoder}"
+    upstream = trained[encoder].provenance.stage_key if encoder in trained else ""
+    key = stage_key(stage, run.profile.config_hash(), d.fingerprint, upstream)
+    path = run.results_dir / f"reps.{encoder}.npz"
+    reps = _cached(run, stage, path, key, _load_reps)
+    if reps is None:
+        started = time.perf_counter()
+        net = load_encoder(run, encoder, trained)
+        train_idx, test_idx = subsets(run, d)
+        with console.status(f"encoding with {encoder}"):
+            reps = Reps(encode(net, d.train_x[train_idx], run.torch_device),
+                        encode(net, d.test_x[test_idx], run.torch_device),
+                        encode(net, mnist_to_cifar_format(d.mnist_x), run.torch_device), key)
+        save_arrays(path, {"train": reps.train, "test": reps.test, "mnist": reps.mnist}, key)
+        _timed(run, "representations", started)
+    return reps
+
+
+def save_arrays(path: Path, arrays: dict[str, np.ndarray], key: str) -> None:
+    buf = io.BytesIO()
+    np.savez(buf, **arrays, stage_key=np.asarray(key))
+    atomic_write(path, buf.getvalue())
+
+
+def load_arrays(path: Path) -> tuple[dict[str, np.ndarray], str]:
+    try:
+        with np.load(path) as z:
+            return {k: z[k] for k in z.files if k != "stage_key"}, str(z["stage_key"])
+    except (OSError, ValueError, KeyError, EOFError) as exc:
+        raise ResultError(f"{path} is unreadable ({exc})") from None
+
+
+def _load_reps(path: Path):
+    arrays, key = load_arrays(path)
+    return Reps(arrays["train"], arrays["test"], arrays["mnist"], key), key
+
+
+# ---------------------------------------------------------------- experiments
+
+def experiment(run: Run, d, stage: str, cls, inputs: list[str], compute, arrays: bool = False):
+    """Run ``compute() -> result [, arrays]`` unless a result of the same key is saved."""
+    key = stage_key(stage, run.profile.config_hash(), d.fingerprint, *inputs)
+    name = stage.replace(":", ".")
+    path = run.results_dir / f"{name}.json"
+    array_path = run.results_dir / f"{name}.npz"
+
+    def load(path):
+        record = load_record(path, cls)
+        extra = load_arrays(array_path)[0] if arrays else None
+        return (record, extra), record.provenance.stage_key
+
+    cached = _cached(run, stage, path, key, load)
+    if cached is not None:
+        return cached
+    started = time.perf_counter()
+    out = compute()
+    result, extra = out if arrays else (out, None)
+    prov = make_provenance(run.profile, d, run.torch_device, started, key)
+    if arrays:
+        save_arrays(array_path, extra, key)
+    save_result(result, path, prov)
+    _timed(run, stage.split(":")[0], started)
+    return load_record(path, cls), extra
+
+
+def probe(run: Run, d, encoder: str, reps: Reps) -> ProbeResult:
+    from .probe import fit_linear_probe
+
+    p = run.profile
+    stage = f"probe:{encoder}"
+    key = stage_key(stage, p.config_hash(), d.fingerprint, reps.key)
+    path = run.results_dir / f"probe.{encoder}.json"
+    cached = _cached(run, stage, path, key,
+                     lambda path: (r := load_result(path, ProbeResult), r.provenance.stage_key))
+    if cached is not None:
+        return cached
+    started = time.perf_counter()
+    train_idx, test_idx = subsets(run, d)
+    fit = fit_linear_probe(reps.train, d.train_y[train_idx], reps.test, d.test_y[test_idx],
+                           p.probe_epochs, p.probe_lr, p.probe_batch_size, p.seed)
     settings = {"epochs": p.probe_epochs, "lr": p.probe_lr, "batch_size": p.probe_batch_size,
                 "optimizer": "Adam", "standardized": True,
                 "train_images": len(train_idx), "test_images": len(test_idx)}
-    return ProbeResult(encoder=name, settings=settings,
-                       provenance=make_provenance(p, data, device, started), **fit)
+    result = ProbeResult(encoder=encoder, settings=settings,
+                         provenance=make_provenance(p, d, run.torch_device, started, key), **fit)
+    save_result(result, path)
+    _timed(run, "probe", started)
+    return result
 
 
-def figures(run: Run, trained: TrainResult) -> dict[str, Path]:
-    from .figures import training_curves
+def q5_neighbours(run: Run, q1: Reps) -> np.ndarray:
+    """Row i: the indices of train image i's nearest train images under Q1 (itself excluded)."""
+    from .neighbours import knn
 
-    with _timed(run, "figures"):
-        fig_dir = run.report_dir / "figures"
-        return {"training_curves": training_curves(trained.history,
-                                                   fig_dir / "training_curves.png")}
+    _, idx = knn(q1.train, q1.train, run.profile.q5_neighbours, exclude_self=True)
+    return idx.astype(np.int64)
+
+
+def train_encoders(run: Run, d) -> tuple[dict[str, TrainResult], dict[str, Reps]]:
+    """Q1 and Q4 from augmented pairs; Q5 from pairs of Q1 neighbours."""
+    trained = {"q1": train(run, d, "q1"), "q4": train(run, d, "q4")}
+    reps = {"q1": representations(run, d, "q1", trained)}
+    trained["q5"] = train(run, d, "q5", neighbours=lambda: q5_neighbours(run, reps["q1"]),
+                          upstream=reps["q1"].key)
+    return trained, reps
+
+
+@dataclass
+class Study:
+    """Everything the figures and the document read."""
+
+    data: object
+    trained: dict
+    reps: dict
+    probes: dict
+    results: dict = field(default_factory=dict)   # stage -> Record
+    arrays: dict = field(default_factory=dict)    # stage -> {name: array}
+
+
+def run_study(run: Run) -> Study:
+    """Every stage, reusing whatever is fresh."""
+    from . import experiments
+
+    d = prepare(run)
+    trained, reps = train_encoders(run, d)
+    reps.update({name: representations(run, d, name, trained) for name in ("q4", "q5",
+                                                                           "random_init")})
+    probes = {name: probe(run, d, name, reps[name]) for name in ENCODERS}
+    study = Study(d, trained, reps, probes)
+    experiments.run_all(run, study)
+    return study
 
 
 def report(run: Run) -> dict[str, Path]:
-    """Every stage that is missing or stale, then the document."""
+    """Every stage that is missing or stale, then the figures and the document."""
+    from .figures import study_figures
     from .render import build_document
     from .report_context import build_context
 
     started = time.perf_counter()
-    data = prepare(run)
-    trained = train(run, data)
-    probes = evaluate(run, data, trained)
-    figure_paths = figures(run, trained)
-    with _timed(run, "render"):
-        context = build_context(run, data, trained, probes, figure_paths, started)
-        outputs = build_document(context, run.report_dir)
+    study = run_study(run)
+    t = time.perf_counter()
+    figure_paths = study_figures(run, study)
+    _timed(run, "figures", t)
+    t = time.perf_counter()
+    context = build_context(run, study, figure_paths, started)
+    outputs = build_document(context, run.report_dir)
+    _timed(run, "render", t)
+    run.timings["total"] = time.perf_counter() - started
+    atomic_write(run.results_dir / "timings.json", json.dumps(run.timings, indent=1))
     return outputs
 
 

@@ -1,4 +1,8 @@
-"""Results -> the one context dict that both language templates read."""
+"""Results -> the one context dict that both language templates read.
+
+Every number here is read from a result object of this run (or from
+original.json for the original write-up); the templates only format them.
+"""
 
 from __future__ import annotations
 
@@ -6,62 +10,253 @@ import os
 import time
 from datetime import datetime, timezone
 
+import numpy as np
+
+from .claims import evaluate_claims
+from .embedding2d import ANIMALS, VEHICLES
 from .losses import TERM_NAMES
 from .original import original
-from .results import ProbeResult, TrainResult, git_commit
+from .results import git_commit
 
 
 def _terms(history: dict[str, list[float]], index: int) -> dict[str, float]:
     return {k: history[k][index] for k in TERM_NAMES}
 
 
-def build_context(run, data, trained: TrainResult, probes: dict[str, ProbeResult],
-                  figures: dict, started: float) -> dict:
-    p = run.profile
-    prov = trained.provenance
-    ref = original()
-    q1 = probes["q1"]
-    return {
-        "meta": {
-            "title_en": "VICReg on CIFAR-10: a reproducible study",
+def _group_mean(values: list[float], classes: list[str], group: tuple[str, ...]) -> float:
+    return float(np.mean([v for v, c in zip(values, classes) if c in group]))
+
+
+def build_context(run, study, figures: dict, started: float) -> dict:
+    rel = lambda name: os.path.relpath(figures[name], run.report_dir)  # noqa: E731
+    res = {stage: record.result for stage, record in study.results.items()}
+    ctx = {
+        "meta": _meta(run),
+        "setup": _setup(run, study, started),
+        "training": _training(study, rel),
+        "probe": _probe(study),
+        "probes": _probes(study),
+        "q2": _maps(res, rel),
+        "q4": _collapse(study, res, rel),
+        "q5": _q5(run, study),
+        "q6": _laplacian(run, res, rel),
+        "q7": _retrieval(res, rel),
+        "anomaly": _anomaly(res, rel, run.profile),
+        "clustering": _clustering(res, rel),
+        "original": original()["reported"],
+    }
+    ctx["claims"] = [vars(c) for c in evaluate_claims(measurements(ctx))]
+    ctx["summary"] = _summary(ctx)
+    return ctx
+
+
+def _meta(run) -> dict:
+    return {"title_en": "VICReg on CIFAR-10: a reproducible study",
             "title_he": "VICReg על CIFAR-10: מחקר הניתן לשחזור",
             "generated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "commit": git_commit(), "profile": p.name,
+            "commit": git_commit(), "profile": run.profile.name}
+
+
+def _setup(run, study, started: float) -> dict:
+    p, d = run.profile, study.data
+    trained = study.trained["q1"]
+    prov = trained.provenance
+    return {
+        "data_source": d.source, "data_fingerprint": d.fingerprint[:16],
+        "data_verified": d.verified,
+        "profile": {
+            "name": p.name, "arch": p.arch, "width": p.width,
+            "train_images": trained.train_images,
+            "test_images": study.probes["q1"].settings["test_images"],
+            "epochs": p.epochs, "batch_size": p.batch_size, "lr": p.lr,
+            "weight_decay": p.weight_decay, "lam": p.lam, "mu": p.mu, "nu": p.nu,
+            "gamma": p.gamma, "eps": p.eps, "seed": p.seed, "config_hash": p.config_hash(),
         },
-        "setup": {
-            "data_source": data.source, "data_fingerprint": data.fingerprint[:16],
-            "data_verified": data.verified,
-            "profile": {
-                "name": p.name, "arch": p.arch, "width": p.width,
-                "train_images": trained.train_images, "test_images": q1.settings["test_images"],
-                "epochs": p.epochs, "batch_size": p.batch_size, "lr": p.lr,
-                "weight_decay": p.weight_decay, "lam": p.lam, "mu": p.mu, "nu": p.nu,
-                "gamma": p.gamma, "eps": p.eps, "seed": p.seed, "config_hash": p.config_hash(),
-            },
-            "device": prov.device, "python": prov.python, "torch": prov.torch,
-            "torchvision": prov.torchvision,
-            "wall_time": {
-                "train_s": prov.wall_time_s,
-                "probe_s": sum(r.provenance.wall_time_s for r in probes.values()),
-                "total_s": time.perf_counter() - started,
-            },
+        "device": prov.device, "python": prov.python, "torch": prov.torch,
+        "torchvision": prov.torchvision,
+        "wall_time": {
+            "train_s": sum(t.provenance.wall_time_s for t in study.trained.values()),
+            "probe_s": sum(r.provenance.wall_time_s for r in study.probes.values()),
+            "experiments_s": sum(r.provenance.wall_time_s for r in study.results.values()),
+            "total_s": time.perf_counter() - started,
         },
-        "training": {
-            "figure": os.path.relpath(figures["training_curves"], run.report_dir),
-            "steps": len(trained.history.train["total"]),
-            "epochs": len(trained.history.test["total"]),
-            "first": _terms(trained.history.train, 0),
-            "last": _terms(trained.history.train, -1),
-            "test_first": _terms(trained.history.test, 0),
-            "test_last": _terms(trained.history.test, -1),
-        },
-        "probe": {
-            "trained": {"test_acc": q1.test_acc, "train_acc": q1.train_acc},
-            "random_init": {"test_acc": probes["random_init"].test_acc,
-                            "train_acc": probes["random_init"].train_acc},
+    }
+
+
+def _training(study, rel) -> dict:
+    h = study.trained["q1"].history
+    return {"figure": rel("training_curves"), "steps": len(h.train["total"]),
+            "epochs": len(h.test["total"]),
+            "first": _terms(h.train, 0), "last": _terms(h.train, -1),
+            "test_first": _terms(h.test, 0), "test_last": _terms(h.test, -1)}
+
+
+def _probe(study) -> dict:
+    ref = original()
+    q1, rnd = study.probes["q1"], study.probes["random_init"]
+    return {"trained": {"test_acc": q1.test_acc, "train_acc": q1.train_acc},
+            "random_init": {"test_acc": rnd.test_acc, "train_acc": rnd.train_acc},
             "original": {"test_acc": ref["reported"]["q3_probe_acc"]},
             "course_threshold": ref["course_threshold_probe_acc"],
             "settings": {k: q1.settings[k] for k in
-                         ("epochs", "lr", "batch_size", "train_images", "test_images")},
-        },
+                         ("epochs", "lr", "batch_size", "train_images", "test_images")}}
+
+
+def _probes(study) -> dict:
+    classes = study.data.classes
+    out = {"classes": list(classes)}
+    for enc, r in study.probes.items():
+        out[enc] = {"test_acc": r.test_acc, "train_acc": r.train_acc,
+                    "per_class": list(r.per_class_test_acc),
+                    "vehicles": _group_mean(r.per_class_test_acc, classes, VEHICLES),
+                    "animals": _group_mean(r.per_class_test_acc, classes, ANIMALS)}
+    return out
+
+
+def _map_values(e) -> dict:
+    return {"pca_knn": e.pca_knn_accuracy, "tsne_knn": e.tsne_knn_accuracy,
+            "pca_silhouette": e.pca_silhouette, "tsne_silhouette": e.tsne_silhouette,
+            "pca_ratio": e.pca_explained_ratio[:2],
+            "tsne_vehicles": e.tsne_group_knn_recall["vehicles"],
+            "tsne_animals": e.tsne_group_knn_recall["animals"],
+            "pca_vehicles": e.pca_group_knn_recall["vehicles"],
+            "pca_animals": e.pca_group_knn_recall["animals"],
+            "effective_rank": e.effective_rank, "top1": e.variance_top1,
+            "top2": e.variance_top2, "top10": e.variance_top10, "dimensions": e.dimensions}
+
+
+def _maps(res, rel) -> dict:
+    q1 = res["embedding2d:q1"]
+    return {"figure": rel("q2_maps"), "points": q1.n_points, "knn_k": q1.knn_k,
+            "knn_folds": q1.knn_folds, "tsne_method": q1.tsne_method,
+            "perplexity": q1.tsne_settings["perplexity"],
+            **{enc: _map_values(res[f"embedding2d:{enc}"])
+               for enc in ("q1", "q4", "q5", "random_init")}}
+
+
+def _collapse(study, res, rel) -> dict:
+    h = study.trained["q4"].history
+    return {"figure_maps": rel("q4_maps"), "figure_spectra": rel("spectra"),
+            "figure_curves": rel("q4_curves"),
+            "probe": study.probes["q4"].test_acc,
+            "last": _terms(h.train, -1), "test_last": _terms(h.test, -1)}
+
+
+def _q5(run, study) -> dict:
+    p = run.profile
+    return {"epochs": p.q5_epochs, "neighbours": p.q5_neighbours,
+            "steps": len(study.trained["q5"].history.train["total"]),
+            "probe": study.probes["q5"].test_acc,
+            "other_runs": original()["other_runs"]["q5_probe_acc_1_epoch"]}
+
+
+def _laplacian(run, res, rel) -> dict:
+    raw = res["laplacian:raw_pixels"]
+    split = lambda r: {"test_acc": r.test_acc, "train_acc": r.train_acc}  # noqa: E731
+    return {
+        "figure": rel("q6_maps"), "images": raw.n_images, "components": raw.n_components,
+        "neighbors": raw.n_neighbors, "train_size": raw.train_size, "test_size": raw.test_size,
+        "chance": 1.0 / len(raw.test_class_counts),
+        **{v: {"test_acc": res[f"laplacian:{v}"].probe_test_acc,
+               "train_acc": res[f"laplacian:{v}"].probe_train_acc,
+               "graph_components": res[f"laplacian:{v}"].graph_components,
+               "feature_dim": res[f"laplacian:{v}"].feature_dim}
+           for v in ("raw_pixels", "random_cnn")},
+        "q1": split(res["laplacian:q1"]), "random_init": split(res["laplacian:random_init"]),
     }
+
+
+def _retrieval(res, rel) -> dict:
+    out = {"figure_q1": rel("retrieval_q1"), "figure_q5": rel("retrieval_q5")}
+    for enc in ("q1", "q5"):
+        s = res[f"retrieval:{enc}"]
+        out[enc] = {"same_class": s.mixing.same_class_fraction,
+                    "animal_other_animal": s.mixing.animal_other_animal_fraction,
+                    "animal_vehicle": s.mixing.animal_vehicle_fraction,
+                    "farthest_grey": s.colour.farthest_grey_fraction,
+                    "farthest_saturation": s.colour.farthest_mean_saturation,
+                    "farthest_distinct": s.colour.farthest_distinct,
+                    "k": len(s.retrieval.nearest[0]), "mixing_k": s.mixing.neighbours_per_query}
+    colour = res["retrieval:q1"].colour
+    out["dataset_grey"] = colour.dataset_grey_fraction
+    out["dataset_saturation"] = colour.dataset_mean_saturation
+    out["grey_threshold"] = colour.grey_threshold
+    return out
+
+
+def _anomaly(res, rel, p) -> dict:
+    out = {"figure_roc": rel("roc"), "figure_top": rel("top_anomalies"), "k": p.anomaly_k,
+           "top": p.anomaly_top}
+    for enc in ("q1", "q5", "random_init"):
+        a = res[f"anomaly:{enc}"]
+        out["wide_top"] = a.wide_top
+        digits = sorted(a.top_label_counts.items(), key=lambda kv: (-kv[1], kv[0]))
+        wide = sorted(a.wide_top_label_counts.items(), key=lambda kv: (-kv[1], kv[0]))
+        out[enc] = {"auc": a.auc, "top_normal": a.top_normal_count,
+                    "top_anomalies": a.top - a.top_normal_count,
+                    "top_digits": [{"digit": k, "count": v} for k, v in digits if v],
+                    "wide_normal": a.wide_top_normal_count,
+                    "wide_digits": [{"digit": k, "count": v} for k, v in wide if v],
+                    "wide_digit_counts": dict(a.wide_top_label_counts)}
+    return out
+
+
+def _clustering(res, rel) -> dict:
+    out = {"figure": rel("clusters")}
+    for enc in ("q1", "q5", "random_init"):
+        c = res[f"clustering:{enc}"]
+        out[enc] = {"silhouette": c.silhouette, "ari": c.adjusted_rand_index,
+                    "nmi": c.normalized_mutual_info, "sample": c.silhouette_sample_size,
+                    "dimensions": c.dimensions}
+        out["clusters"] = c.n_clusters
+    return out
+
+
+def measurements(ctx: dict) -> dict:
+    """The flat measurements that decide the original write-up's claims."""
+    q2, r, a, c = ctx["q2"], ctx["q7"], ctx["anomaly"], ctx["clustering"]  # q2 holds every map
+    return {
+        "q1_pca_knn": q2["q1"]["pca_knn"], "q1_tsne_knn": q2["q1"]["tsne_knn"],
+        "q1_pca_silhouette": q2["q1"]["pca_silhouette"],
+        "q1_tsne_silhouette": q2["q1"]["tsne_silhouette"],
+        "q1_vehicles_probe": ctx["probes"]["q1"]["vehicles"],
+        "q1_animals_probe": ctx["probes"]["q1"]["animals"],
+        "q1_vehicles_map": q2["q1"]["tsne_vehicles"], "q1_animals_map": q2["q1"]["tsne_animals"],
+        "q1_effective_rank": q2["q1"]["effective_rank"],
+        "q4_effective_rank": q2["q4"]["effective_rank"],
+        "q1_top2": q2["q1"]["top2"], "q4_top2": q2["q4"]["top2"],
+        "q1_auc": a["q1"]["auc"], "q5_auc": a["q5"]["auc"],
+        "q1_wide_digits": a["q1"]["wide_digit_counts"],
+        "q5_wide_digits": a["q5"]["wide_digit_counts"], "wide_top": a["wide_top"],
+        "q1_silhouette": c["q1"]["silhouette"], "q5_silhouette": c["q5"]["silhouette"],
+        "q1_ari": c["q1"]["ari"], "q5_ari": c["q5"]["ari"],
+        "q1_nmi": c["q1"]["nmi"], "q5_nmi": c["q5"]["nmi"],
+        "q1_animal_mixing": r["q1"]["animal_other_animal"],
+        "q5_animal_mixing": r["q5"]["animal_other_animal"],
+        "q1_farthest_grey": r["q1"]["farthest_grey"], "q5_farthest_grey": r["q5"]["farthest_grey"],
+        "dataset_grey": r["dataset_grey"],
+    }
+
+
+def _summary(ctx: dict) -> list[dict]:
+    """One row per headline number: this run, the untrained control, the original write-up."""
+    o, pr, an, cl, q6 = ctx["original"], ctx["probes"], ctx["anomaly"], ctx["clustering"], ctx["q6"]
+    row = lambda key, kind, this, control, orig: {  # noqa: E731
+        "key": key, "kind": kind, "this": this, "control": control, "original": orig}
+    return [
+        row("q3_probe", "percent", pr["q1"]["test_acc"], pr["random_init"]["test_acc"],
+            o["q3_probe_acc"]),
+        row("q4_probe", "percent", pr["q4"]["test_acc"], pr["random_init"]["test_acc"],
+            o["q4_probe_acc"]),
+        row("q5_probe", "percent", pr["q5"]["test_acc"], pr["random_init"]["test_acc"],
+            o["q5_probe_acc"]),
+        row("q6_probe_raw", "percent", q6["raw_pixels"]["test_acc"], None,
+            o["q6_probe_acc_raw_pixels"]),
+        row("q6_probe_cnn", "percent", q6["random_cnn"]["test_acc"], None, None),
+        row("auc_q1", "auc", an["q1"]["auc"], an["random_init"]["auc"], o["anomaly_auc_q1"]),
+        row("auc_q5", "auc", an["q5"]["auc"], an["random_init"]["auc"], o["anomaly_auc_q5"]),
+        row("silhouette_q1", "score", cl["q1"]["silhouette"], cl["random_init"]["silhouette"],
+            o["silhouette_q1"]),
+        row("silhouette_q5", "score", cl["q5"]["silhouette"], cl["random_init"]["silhouette"],
+            o["silhouette_q5"]),
+    ]

@@ -67,6 +67,7 @@ class Provenance:
     device: str
     wall_time_s: float
     created: str
+    stage_key: str = ""          # see stages.py: what this result was computed from
 
 
 def git_commit() -> str:
@@ -89,7 +90,7 @@ def device_description(device) -> str:
     return f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
 
 
-def make_provenance(profile, data, device, started: float) -> Provenance:
+def make_provenance(profile, data, device, started: float, stage_key: str = "") -> Provenance:
     import numpy
     import torch
     import torchvision
@@ -102,7 +103,7 @@ def make_provenance(profile, data, device, started: float) -> Provenance:
         torch=torch.__version__, torchvision=torchvision.__version__,
         numpy=numpy.__version__, device=device_description(device),
         wall_time_s=round(time.perf_counter() - started, 3),
-        created=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+        created=datetime.now(timezone.utc).isoformat(timespec="seconds"), stage_key=stage_key)
 
 
 # ---------------------------------------------------------------- result types
@@ -137,15 +138,40 @@ class ProbeResult:
 
 # ---------------------------------------------------------------- JSON round trip
 
-def save_result(result, path: Path) -> Path:
+def save_result(result, path: Path, provenance: Provenance | None = None) -> Path:
+    """Write a result dataclass; ``provenance`` for results that do not hold their own."""
     doc = {"schema": SCHEMA_VERSION, "type": type(result).__name__,
            "data": dataclasses.asdict(result)}
+    if provenance is not None:
+        doc["provenance"] = dataclasses.asdict(provenance)
     atomic_write(path, json.dumps(doc, indent=1, sort_keys=True, allow_nan=False))
     return Path(path)
 
 
+@dataclass
+class Record:
+    """A result and the provenance saved beside it."""
+
+    result: object
+    provenance: Provenance
+
+
+def load_record(path: Path, cls: type) -> Record:
+    """A result saved with ``save_result(result, path, provenance)``."""
+    result, doc = _load(path, cls)
+    try:
+        return Record(result, _from_dict(Provenance, doc["provenance"]))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ResultError(f"Result file {path} has no valid provenance ({exc}). Delete it "
+                          "and run the stage again.") from None
+
+
 def load_result(path: Path, cls: type):
     """Read ``path`` as a ``cls``; a clear ResultError on anything wrong with it."""
+    return _load(path, cls)[0]
+
+
+def _load(path: Path, cls: type):
     path = Path(path)
     fix = f"Delete {path} and run the stage again (e.g. `nox -s report`)."
     try:
@@ -162,7 +188,7 @@ def load_result(path: Path, cls: type):
         raise ResultError(f"Result file {path} holds a {doc.get('type')!r}, not a "
                           f"{cls.__name__}. {fix}")
     try:
-        return _from_dict(cls, doc["data"])
+        return _from_dict(cls, doc["data"]), doc
     except (KeyError, TypeError, ValueError) as exc:
         raise ResultError(f"Result file {path} does not match the {cls.__name__} "
                           f"format ({exc}). {fix}") from None
