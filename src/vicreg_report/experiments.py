@@ -16,6 +16,8 @@ MAP_ENCODERS = ENCODERS                    # Q2 (q1), Q4 (q4), and the others fo
 RETRIEVAL_ENCODERS = ("q1", "q5")
 EVAL_ENCODERS = ("q1", "q5", "random_init")  # anomalies and clustering, with the control
 MIXING_K = 5
+LAPLACIAN_SETTINGS = ("laplacian_images", "laplacian_components", "laplacian_neighbors",
+                      "probe_epochs", "probe_lr", "probe_batch_size", "seed")
 
 
 @dataclass
@@ -76,7 +78,8 @@ def laplacian(run: Run, study: Study) -> None:
                 epochs=p.probe_epochs, lr=p.probe_lr, batch_size=p.probe_batch_size)
             return result, {"tsne": tsne_2d(codes, p.seed), "labels": labels}
         _store(study, f"laplacian:{variant}", experiment(
-            run, d, f"laplacian:{variant}", LaplacianResult, [], compute, arrays=True))
+            run, d, f"laplacian:{variant}", LaplacianResult, [], compute, arrays=True,
+            settings=LAPLACIAN_SETTINGS))
     positions = np.searchsorted(train_idx, images_idx)  # the same images among the train reps
     for enc in ("q1", "random_init"):
         reps = study.reps[enc].train[positions]

@@ -208,9 +208,16 @@ def _load_reps(path: Path):
 
 # ---------------------------------------------------------------- experiments
 
-def experiment(run: Run, d, stage: str, cls, inputs: list[str], compute, arrays: bool = False):
-    """Run ``compute() -> result [, arrays]`` unless a result of the same key is saved."""
-    key = stage_key(stage, run.profile.config_hash(), d.fingerprint, *inputs)
+def experiment(run: Run, d, stage: str, cls, inputs: list[str], compute, arrays: bool = False,
+               settings: tuple[str, ...] | None = None):
+    """Run ``compute() -> result [, arrays]`` unless a result of the same key is saved.
+
+    ``settings``: the profile fields the stage reads, when it reads no trained
+    encoder; then only those fields (not the whole configuration) enter its key.
+    """
+    config = run.profile.config_hash() if settings is None else \
+        repr({name: getattr(run.profile, name) for name in settings})
+    key = stage_key(stage, config, d.fingerprint, *inputs)
     name = stage.replace(":", ".")
     path = run.results_dir / f"{name}.json"
     array_path = run.results_dir / f"{name}.npz"
