@@ -82,6 +82,8 @@ QUICK = Profile(
     test_loss_images=2_000,
     probe_epochs=100,
     probe_lr=1e-3,
+    tsne_points=5_000,                # t-SNE and Q6 at half the study's size keep
+    laplacian_images=5_000,           # the whole quick run under 15 minutes here
 )
 
 # smoke: seconds, for tests; generated images, tiny model.

@@ -80,7 +80,7 @@ def _cached(run: Run, stage: str, path: Path, key: str, load):
         try:
             saved, saved_key = load(path)
         except ResultError as exc:
-            why = f"saved result unreadable ({exc})"
+            why = f"saved result unusable: {str(exc).split('. ')[0]}"
         else:
             if saved_key == key:
                 run.note(stage, "reused", f"{path.name}, key {key[:8]} unchanged")
