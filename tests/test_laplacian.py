@@ -56,7 +56,9 @@ def test_random_cnn_features_shape_and_seed():
     a = random_cnn_features(x, seed=3, batch_size=3)
     assert torch.equal(before, torch.get_rng_state())   # the global generator is untouched
     assert a.shape == (7, 1024) and a.dtype == np.float32
-    np.testing.assert_array_equal(a, random_cnn_features(x, seed=3))
+    np.testing.assert_array_equal(a, random_cnn_features(x, seed=3, batch_size=3))
+    # another batch size may pick other conv kernels: equal up to float rounding
+    np.testing.assert_allclose(a, random_cnn_features(x, seed=3), rtol=1e-2, atol=1e-4)
     assert not np.allclose(a, random_cnn_features(x, seed=4))
     with pytest.raises(VicregError):
         random_cnn_features(x.astype(np.float32), seed=0)

@@ -77,9 +77,16 @@ def scatter_by_class(ax, coords: np.ndarray, labels: np.ndarray, classes: list[s
         ax.scatter(pts[:, 0], pts[:, 1], s=2, color=CLASS_COLORS[c % 10], label=name,
                    alpha=0.6, linewidths=0, rasterized=True)
     ax.set_title(title)
+    bare(ax)
+
+
+def bare(ax):
+    """A map's axes carry no meaning: no ticks, spines or grid."""
     ax.set_xticks([])
     ax.set_yticks([])
     ax.grid(False)
+    for spine in ax.spines.values():
+        spine.set_visible(False)
 
 
 def class_legend(fig, classes: list[str]):
@@ -141,7 +148,7 @@ def retrieval_grid(images: np.ndarray, labels: np.ndarray, classes: list[str], q
             cells = [(q, "#000000")] + [(i, None) for i in nearest[row]] + \
                     [(i, None) for i in farthest[row]]
             for col, (idx, frame) in enumerate(cells):
-                _image_cell(axes[row, col], images[idx], classes[labels[idx]][:8], frame)
+                _image_cell(axes[row, col], images[idx], classes[labels[idx]], frame)
         axes[0, 0].set_title("query", fontsize=7)
         axes[0, 1 + k // 2].set_title(f"{k} nearest", fontsize=7)
         axes[0, 1 + k + k // 2].set_title(f"{k} most distant", fontsize=7)
@@ -190,7 +197,7 @@ def clusters_and_classes(panels: dict[str, tuple[np.ndarray, np.ndarray, np.ndar
         for row, (name, (coords, clusters, labels, centres)) in enumerate(panels.items()):
             cmap = plt.get_cmap("tab20b")
             ax = axes[row, 0]
-            ax.scatter(coords[:, 0], coords[:, 1], s=2, c=[cmap(c % 20) for c in clusters],
+            ax.scatter(coords[:, 0], coords[:, 1], s=2, c=[cmap((2 * c + c // 10) % 20) for c in clusters],
                        linewidths=0, rasterized=True)
             ax.set_title(f"{ENCODER_LABELS[name]}: KMeans clusters")
             scatter_by_class(axes[row, 1], coords, labels, classes,
@@ -198,9 +205,7 @@ def clusters_and_classes(panels: dict[str, tuple[np.ndarray, np.ndarray, np.ndar
             for ax in axes[row]:
                 ax.scatter(centres[:, 0], centres[:, 1], s=40, c="black", marker="X",
                            edgecolors="white", linewidths=0.6, label="cluster centre")
-                ax.set_xticks([])
-                ax.set_yticks([])
-                ax.grid(False)
+                bare(ax)
         class_legend(fig, classes)
         return save_figure(fig, path)
 

@@ -17,6 +17,7 @@ be probed on it for a fair comparison.
 from __future__ import annotations
 
 import time
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -142,7 +143,9 @@ def _spectral(x: np.ndarray, n_components: int, n_neighbors: int,
     model = SpectralEmbedding(n_components=n_components, affinity="nearest_neighbors",
                               n_neighbors=n_neighbors, eigen_solver="arpack",
                               random_state=seed, n_jobs=2)
-    codes = model.fit_transform(x).astype(np.float32)
+    with warnings.catch_warnings():  # a disconnected graph is recorded, not warned about
+        warnings.filterwarnings("ignore", message="Graph is not fully connected")
+        codes = model.fit_transform(x).astype(np.float32)
     return codes, int(connected_components(model.affinity_matrix_, directed=False)[0])
 
 
