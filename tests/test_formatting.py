@@ -31,7 +31,8 @@ def test_percent_points_signed(x, expected):
 def test_percent_points_unsigned_and_hebrew():
     assert f.percent_points(-0.1117, signed=False) == "11.17 pp"
     assert f.percent_points(0.1117, signed=False, lang="he") == "11.17 נקודות אחוז"
-    assert f.percent_points(0.0123, lang="he") == "+1.23 נקודות אחוז"
+    # a signed number in Hebrew starts with a left-to-right mark (see test_signs_in_hebrew)
+    assert f.percent_points(0.0123, lang="he") == f.LRM + "+1.23 נקודות אחוז"
     # a real minus sign, never an ASCII hyphen
     assert "-" not in f.percent_points(-0.5)
     with pytest.raises(ValueError, match="unknown language"):
@@ -151,3 +152,86 @@ def test_filters_registry():
                  "megabytes", "compare"):
         assert callable(f.FILTERS[name])
     assert f.FILTERS["percent"] is f.percent
+
+
+@pytest.mark.parametrize("x, expected", [
+    (0.08841, "0.0884"), (0.1453, "0.1453"), (1.0, "1.0000"), (0, "0.0000"),
+    (-0.0412, "\u22120.0412"), (-0.00004, "0.0000"), (0.99996, "1.0000"),
+])
+def test_score(x, expected):
+    assert f.score(x) == expected
+    assert "-" not in f.score(x)  # a real minus sign, never a hyphen
+
+
+def test_score_nan():
+    assert f.score(float("nan")) == f.NOT_A_NUMBER
+
+
+@pytest.mark.parametrize("x, expected", [
+    (5.965680678780247, "5.97"), (41.27, "41.27"), (128, "128.00"), (1.0, "1.00"),
+])
+def test_rank(x, expected):
+    assert f.rank(x) == expected
+    assert f.rank(float("inf")) == f.NOT_A_NUMBER
+
+
+@pytest.mark.parametrize("x, kind, expected", [
+    (0.724, "percent", "72.40%"), (0.93481, "auc", "0.9348"), (-0.0412, "score", "\u22120.0412"),
+    (None, "percent", f.DASH), (None, "auc", f.DASH), (None, "score", f.DASH),
+])
+def test_metric(x, kind, expected):
+    assert f.metric(x, kind) == expected
+
+
+def test_metric_rejects_unknown_kind_and_non_numbers():
+    with pytest.raises(ValueError, match="unknown kind 'loss'"):
+        f.metric(0.5, "loss")
+    with pytest.raises(TypeError, match="percent"):
+        f.metric("0.5", "percent")
+    assert set(f.METRIC_KINDS) == {"percent", "auc", "score"}
+
+
+def test_is_one():
+    assert f.is_one(1) and f.is_one(1.0)
+    assert not f.is_one(0) and not f.is_one(2) and not f.is_one(0.999)
+    with pytest.raises(TypeError, match="is_one"):
+        f.is_one(None)
+    assert f.TESTS["one"] is f.is_one
+
+
+@pytest.mark.parametrize("func", [f.score, f.rank])
+@pytest.mark.parametrize("bad", [None, "0.5", True])
+def test_new_formatters_reject_non_numbers(func, bad):
+    with pytest.raises(TypeError, match=func.__name__):
+        func(bad)
+
+
+def test_score_and_auc_tolerances_match_their_meaning():
+    # half the last printed digit of a four-decimal number is "equal"
+    for name in ("auc", "score"):
+        tol = f.TOLERANCES[name]
+        assert f.compare(0.1234, 0.1234 + tol / 2, tol=tol) == "equal"
+        assert f.compare(0.1235, 0.1234, tol=tol) == "higher"
+    assert f.compare(5.97, 5.966, tol=f.TOLERANCES["rank"]) == "equal"
+    assert f.compare(5.98, 5.97, tol=f.TOLERANCES["rank"]) == "higher"
+    assert f.TOLERANCES["auc_close"] == f.TOLERANCES["score_close"] == pytest.approx(0.01)
+
+
+def test_new_filters_registered():
+    for name in ("score", "rank", "metric"):
+        assert f.FILTERS[name] is getattr(f, name)
+
+
+def test_signs_in_hebrew():
+    """A leading sign stays on the left of its digits in right-to-left text: the
+    number starts with an (invisible) left-to-right mark, only in Hebrew."""
+    assert f.score(-0.0412, lang="he") == f.LRM + "\u22120.0412"
+    assert f.score(0.0412, lang="he") == "0.0412"
+    assert f.score(-0.0412) == "\u22120.0412"
+    assert f.metric(-0.0412, "score", lang="he") == f.LRM + "\u22120.0412"
+    assert f.metric(0.5, "percent", lang="he") == "50.00%"
+    assert f.percent_points(-0.031, lang="he").startswith(f.LRM + "\u22123.10")
+    assert f.percent_points(-0.031, signed=False, lang="he") == "3.10 נקודות אחוז"
+    assert f.percent_points(0.0, lang="he") == "0.00 נקודות אחוז"
+    with pytest.raises(ValueError, match="unknown language"):
+        f.score(0.1, lang="fr")

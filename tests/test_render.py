@@ -13,18 +13,33 @@ from pypdf import PdfReader
 
 from vicreg_report import formatting as fmt
 from vicreg_report import render
+from vicreg_report.claims import evaluate_claims
 from vicreg_report.errors import VicregError
+from vicreg_report.report_context import measurements
 
 HEADINGS = {
     "en": ["Setup", "Training curves", "Linear probe"],
     "he": ["הגדרות הניסוי", "עקומות האימון", "מסווג ליניארי"],
 }
+# The sections after the linear probe, in the study's order (level-2 headings).
+NEW_HEADINGS = {
+    "en": ["Results at a glance", "PCA versus t-SNE", "Without the variance term",
+           "Without generated neighbours", "Laplacian Eigenmaps", "Retrieval",
+           "Anomaly detection", "Clustering", "Claims of the original write-up, checked"],
+    "he": ["התוצאות במבט אחד", "PCA לעומת t-SNE", "בלי איבר השונות", "בלי שכנים מלאכותיים",
+           "מפות עצמיות של הלפלסיאן", "אחזור תמונות", "זיהוי חריגות", "חלוקה לאשכולות",
+           "בדיקת הטענות של הדוח המקורי"],
+}
+ALL_HEADINGS = {lang: HEADINGS[lang] + NEW_HEADINGS[lang] for lang in HEADINGS}
 TERMS = ("invariance", "variance", "covariance", "total")
+CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship",
+           "truck"]
+VEHICLES = ("airplane", "automobile", "ship", "truck")
 
 
 def make_context() -> dict:
     """A plausible context in the shape report_context.build_context returns."""
-    return {
+    ctx = {
         "meta": {"title_en": "VICReg on CIFAR-10: a reproducible study",
                  "title_he": "VICReg על CIFAR-10: מחקר הניתן לשחזור",
                  "generated": "2026-11-28T10:00:00Z", "commit": "abc1234", "profile": "quick"},
@@ -57,7 +72,155 @@ def make_context() -> dict:
             "settings": {"epochs": 100, "lr": 2e-3, "batch_size": 1024,
                          "train_images": 10_000, "test_images": 9_000},
         },
+        "probes": {
+            "classes": list(CLASSES),
+            "q1": _probe_entry(0.6123, 0.6689, [0.7012, 0.7805, 0.4823, 0.4177, 0.5544,
+                                                 0.5021, 0.6834, 0.6612, 0.7698, 0.7312]),
+            "q4": _probe_entry(0.1689, 0.1702, [0.2511, 0.2233, 0.0912, 0.1044, 0.1321,
+                                                 0.0977, 0.2105, 0.1488, 0.2456, 0.1843]),
+            "q5": _probe_entry(0.4812, 0.5023, [0.5612, 0.6201, 0.3512, 0.3023, 0.4011,
+                                                 0.3876, 0.5523, 0.5102, 0.6034, 0.5837]),
+            "random_init": _probe_entry(0.3487, 0.3712, [0.4412, 0.4023, 0.2511, 0.2034,
+                                                          0.3012, 0.2398, 0.3689, 0.3301,
+                                                          0.4687, 0.4267]),
+        },
+        "q2": {
+            "figure": "figures/q2_pca_tsne.png", "points": 2_000, "knn_k": 10, "knn_folds": 5,
+            "tsne_method": "openTSNE-fft", "perplexity": 30.0,
+            "q1": _map_entry(0.3512, 0.5874, -0.0412, 0.0631, [0.1423, 0.0911], 0.6825, 0.5213,
+                             41.27, 0.1423, 0.2334, 0.5512),
+            "q4": _map_entry(0.1633, 0.2145, -0.1203, -0.0534, [0.7012, 0.2113], 0.2311, 0.1822,
+                             3.18, 0.7012, 0.9125, 0.9988),
+            "q5": _map_entry(0.3011, 0.4866, -0.0533, 0.0412, [0.1802, 0.1104], 0.5521, 0.4312,
+                             33.65, 0.1802, 0.2906, 0.6233),
+            "random_init": _map_entry(0.2577, 0.3623, -0.0811, 0.0104, [0.3422, 0.1233], 0.4102,
+                                      0.3055, 12.44, 0.3422, 0.4655, 0.8344),
+        },
+        "q4": {
+            "figure_maps": "figures/q4_pca_tsne.png", "figure_spectra": "figures/pca_spectra.png",
+            "figure_curves": "figures/q4_training_curves.png", "probe": 0.1689,
+            "last": {"invariance": 0.0123, "variance": 0.9377, "covariance": 0.0041,
+                     "total": 0.3116},
+            "test_last": {"invariance": 0.0131, "variance": 0.9412, "covariance": 0.0044,
+                          "total": 0.3319},
+        },
+        "q5": {"epochs": 1, "neighbours": 3, "steps": 39, "probe": 0.4812, "other_runs": [0.501]},
+        "q6": {
+            "figure": "figures/q6_laplacian_tsne.png", "images": 2_000, "components": 32,
+            "neighbors": 10, "train_size": 1_800, "test_size": 200, "chance": 0.1,
+            "raw_pixels": {"test_acc": 0.1050, "train_acc": 0.1122, "graph_components": 3,
+                           "feature_dim": 3072},
+            "random_cnn": {"test_acc": 0.1850, "train_acc": 0.2011, "graph_components": 1,
+                           "feature_dim": 1024},
+            "q1": {"test_acc": 0.5450, "train_acc": 0.6533},
+            "random_init": {"test_acc": 0.3050, "train_acc": 0.3322},
+        },
+        "q7": {
+            "figure_q1": "figures/q7_retrieval_q1.png", "figure_q5": "figures/q7_retrieval_q5.png",
+            "q1": _retrieval_entry(0.5512, 0.2623, 0.0712, 0.1200, 0.1523, 17),
+            "q5": _retrieval_entry(0.4231, 0.3512, 0.0911, 0.6200, 0.0611, 9),
+            "dataset_grey": 0.0270, "dataset_saturation": 0.2811, "grey_threshold": 0.05,
+        },
+        "anomaly": {
+            "figure_roc": "figures/anomaly_roc.png", "figure_top": "figures/anomaly_top.png",
+            "k": 2, "top": 7, "wide_top": 100,
+            "q1": _anomaly_entry(0.9123, {"8": 4, "0": 3}, {"8": 31, "0": 22, "2": 17, "6": 9,
+                                                           "3": 8, "5": 6, "9": 3, "1": 1}),
+            "q5": _anomaly_entry(0.9456, {"1": 5, "7": 2}, {"1": 40, "7": 19, "4": 13, "9": 9,
+                                                           "2": 5, "8": 3, "0": 2, "6": 1}),
+            "random_init": _anomaly_entry(0.8512, {"0": 3, "8": 3}, {"0": 25, "8": 20, "2": 14,
+                                                                    "6": 11, "3": 7, "5": 6}),
+        },
+        "clustering": {
+            "figure": "figures/clustering_tsne.png", "clusters": 10,
+            "q1": {"silhouette": 0.0712, "ari": 0.2134, "nmi": 0.3312, "sample": 5_000,
+                   "dimensions": 128},
+            "q5": {"silhouette": 0.1288, "ari": 0.1534, "nmi": 0.2687, "sample": 5_000,
+                   "dimensions": 128},
+            "random_init": {"silhouette": 0.0523, "ari": 0.0812, "nmi": 0.1523, "sample": 5_000,
+                            "dimensions": 128},
+        },
+        "original": {"q3_probe_acc": 0.7240, "q4_probe_acc": 0.1523, "q5_probe_acc": 0.5190,
+                     "q6_probe_acc_raw_pixels": 0.10, "anomaly_auc_q1": 0.9348,
+                     "anomaly_auc_q5": 0.9590, "silhouette_q1": 0.0884, "silhouette_q5": 0.1453},
     }
+    return derive(ctx)
+
+
+def derive(ctx: dict) -> dict:
+    """Fill the keys report_context derives from the others: the probe accuracies
+    repeated in ``probe``/``q4``/``q5``, the claims (by the project's own rules) and
+    the summary rows.  Call again after changing a number in a test."""
+    pr = ctx["probes"]
+    for enc in ("q1", "q4", "q5", "random_init"):
+        per_class = pr[enc]["per_class"]
+        pr[enc]["vehicles"] = sum(a for a, c in zip(per_class, CLASSES) if c in VEHICLES) / 4
+        pr[enc]["animals"] = sum(a for a, c in zip(per_class, CLASSES) if c not in VEHICLES) / 6
+    ctx["probe"]["trained"] = {k: pr["q1"][k] for k in ("test_acc", "train_acc")}
+    ctx["probe"]["random_init"] = {k: pr["random_init"][k] for k in ("test_acc", "train_acc")}
+    ctx["q4"]["probe"], ctx["q5"]["probe"] = pr["q4"]["test_acc"], pr["q5"]["test_acc"]
+    ctx["claims"] = [vars(c) for c in evaluate_claims(measurements(ctx))]
+    o, an, cl, q6 = ctx["original"], ctx["anomaly"], ctx["clustering"], ctx["q6"]
+    row = lambda key, kind, this, control, orig: {  # noqa: E731
+        "key": key, "kind": kind, "this": this, "control": control, "original": orig}
+    ctx["summary"] = [
+        row("q3_probe", "percent", pr["q1"]["test_acc"], pr["random_init"]["test_acc"],
+            o["q3_probe_acc"]),
+        row("q4_probe", "percent", pr["q4"]["test_acc"], pr["random_init"]["test_acc"],
+            o["q4_probe_acc"]),
+        row("q5_probe", "percent", pr["q5"]["test_acc"], pr["random_init"]["test_acc"],
+            o["q5_probe_acc"]),
+        row("q6_probe_raw", "percent", q6["raw_pixels"]["test_acc"], None,
+            o["q6_probe_acc_raw_pixels"]),
+        row("q6_probe_cnn", "percent", q6["random_cnn"]["test_acc"], None, None),
+        row("auc_q1", "auc", an["q1"]["auc"], an["random_init"]["auc"], o["anomaly_auc_q1"]),
+        row("auc_q5", "auc", an["q5"]["auc"], an["random_init"]["auc"], o["anomaly_auc_q5"]),
+        row("silhouette_q1", "score", cl["q1"]["silhouette"], cl["random_init"]["silhouette"],
+            o["silhouette_q1"]),
+        row("silhouette_q5", "score", cl["q5"]["silhouette"], cl["random_init"]["silhouette"],
+            o["silhouette_q5"]),
+    ]
+    return ctx
+
+
+def _probe_entry(test_acc: float, train_acc: float, per_class: list[float]) -> dict:
+    return {"test_acc": test_acc, "train_acc": train_acc, "per_class": per_class}
+
+
+def _map_entry(pca_knn, tsne_knn, pca_sil, tsne_sil, pca_ratio, tsne_vehicles, tsne_animals,
+               effective_rank, top1, top2, top10) -> dict:
+    return {"pca_knn": pca_knn, "tsne_knn": tsne_knn, "pca_silhouette": pca_sil,
+            "tsne_silhouette": tsne_sil, "pca_ratio": pca_ratio, "tsne_vehicles": tsne_vehicles,
+            "tsne_animals": tsne_animals, "pca_vehicles": tsne_vehicles - 0.2,
+            "pca_animals": tsne_animals - 0.2, "effective_rank": effective_rank, "top1": top1,
+            "top2": top2, "top10": top10, "dimensions": 128}
+
+
+def _retrieval_entry(same, animal_other, animal_vehicle, grey, saturation, distinct) -> dict:
+    return {"same_class": same, "animal_other_animal": animal_other,
+            "animal_vehicle": animal_vehicle, "farthest_grey": grey,
+            "farthest_saturation": saturation, "farthest_distinct": distinct, "k": 5,
+            "mixing_k": 5}
+
+
+def _anomaly_entry(auc: float, top: dict[str, int], wide: dict[str, int]) -> dict:
+    ordered = lambda counts: [{"digit": d, "count": n}  # noqa: E731
+                              for d, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
+    top_anomalies, wide_digits = sum(top.values()), sum(wide.values())
+    return {"auc": auc, "top_normal": 7 - top_anomalies, "top_anomalies": top_anomalies,
+            "top_digits": ordered(top), "wide_normal": 100 - wide_digits,
+            "wide_digits": ordered(wide),
+            "wide_digit_counts": {str(d): wide.get(str(d), 0) for d in range(10)}}
+
+
+def figure_paths(ctx: dict) -> list[str]:
+    """Every figure path the context names (relative to the markdown file)."""
+    return [ctx[section][key] for section, key in render.FIGURE_KEYS]
+
+
+def write_figures(out_dir: Path, ctx: dict) -> None:
+    for rel in figure_paths(ctx):
+        write_figure(out_dir, rel)
 
 
 def write_figure(out_dir: Path, rel: str) -> Path:
@@ -93,6 +256,43 @@ def formatted_numbers(ctx: dict, lang: str) -> list[str]:
                                    p["gamma"], p["eps"], probe["settings"]["lr"])]
     nums += [fmt.seconds(v, lang) for v in ctx["setup"]["wall_time"].values()]
     nums += [ctx["setup"]["data_fingerprint"], p["config_hash"], ctx["meta"]["commit"]]
+    return nums + summary_numbers(ctx) + section_numbers(ctx)
+
+
+def summary_numbers(ctx: dict) -> list[str]:
+    """Every number of the summary table, as its kind is written."""
+    return [fmt.metric(row[col], row["kind"]) for row in ctx["summary"]
+            for col in ("this", "control", "original") if row[col] is not None]
+
+
+def section_numbers(ctx: dict) -> list[str]:
+    """The numbers the sections after the linear probe show in their tables."""
+    pr, q2, q6, q7 = ctx["probes"], ctx["q2"], ctx["q6"], ctx["q7"]
+    an, cl = ctx["anomaly"], ctx["clustering"]
+    nums = [fmt.percent(v) for enc in ("q1", "random_init")
+            for v in (*pr[enc]["per_class"], pr[enc]["vehicles"], pr[enc]["animals"])]
+    nums += [fmt.percent(q2[enc][k]) for enc in ("q1", "random_init")
+             for k in ("pca_knn", "tsne_knn")]
+    nums += [fmt.score(q2[enc][k]) for enc in ("q1", "random_init")
+             for k in ("pca_silhouette", "tsne_silhouette")]
+    nums += [fmt.rank(q2[enc]["effective_rank"]) for enc in ("q1", "q4", "random_init")]
+    nums += [fmt.percent(q2[enc][k]) for enc in ("q1", "q4", "random_init")
+             for k in ("top1", "top2", "top10")]
+    nums += [fmt.percent(v) for v in (ctx["q4"]["probe"], ctx["q5"]["probe"],
+                                      *ctx["q5"]["other_runs"])]
+    nums += [fmt.percent(q6[v][k]) for v in ("raw_pixels", "random_cnn", "q1", "random_init")
+             for k in ("test_acc", "train_acc")] + [fmt.percent(q6["chance"])]
+    nums += [fmt.integer(q6[v]["graph_components"]) for v in ("raw_pixels", "random_cnn")]
+    nums += [fmt.percent(q7[enc][k]) for enc in ("q1", "q5")
+             for k in ("same_class", "animal_other_animal", "animal_vehicle", "farthest_grey")]
+    nums += [fmt.score(v) for v in (q7["q1"]["farthest_saturation"],
+                                    q7["q5"]["farthest_saturation"], q7["dataset_saturation"])]
+    nums += [fmt.percent(q7["dataset_grey"])]
+    nums += [fmt.auc(an[enc]["auc"]) for enc in ("q1", "q5", "random_init")]
+    nums += [fmt.integer(an[enc][k]) for enc in ("q1", "q5") for k in ("top_normal", "wide_normal")]
+    nums += [fmt.score(cl[enc][k]) for enc in ("q1", "q5", "random_init")
+             for k in ("silhouette", "ari", "nmi")]
+    nums += [fmt.integer(cl["q1"][k]) for k in ("sample", "dimensions")]
     return nums
 
 
@@ -112,7 +312,7 @@ def html_text(path: Path) -> str:
 def built(tmp_path_factory):
     out = tmp_path_factory.mktemp("report")
     ctx = make_context()
-    write_figure(out, ctx["training"]["figure"])
+    write_figures(out, ctx)
     outputs = render.build_document(ctx, out)
     return ctx, out, outputs
 
@@ -160,7 +360,7 @@ def test_html_has_headings_numbers_and_direction(built, lang):
     direction = "rtl" if lang == "he" else "ltr"
     assert re.search(rf'<html[^>]*lang="{lang}"', html)
     assert re.search(rf'<html[^>]*dir="{direction}"', html)
-    for heading in HEADINGS[lang]:
+    for heading in ALL_HEADINGS[lang]:
         assert re.search(rf"<h2[^>]*>{re.escape(heading)}</h2>", html), heading
     for number in formatted_numbers(ctx, lang):
         assert number in html, f"{number!r} missing from the {lang} HTML"
@@ -175,7 +375,9 @@ def test_hebrew_tables_are_right_aligned(built):
     assert cells and set(cells) == {"right"}
     source = (out / "report.he.qmd").read_text(encoding="utf-8")
     separators = [line for line in source.splitlines() if re.fullmatch(r"\|[-:|]+\|", line)]
-    assert len(separators) == 4
+    # settings, environment, loss terms, probe; summary, probe by class, Q2 maps, Q4 collapse,
+    # Q4 probe, Q5 probe, Q6 probes, Q7 retrieval, anomaly AUC, anomaly digits, clustering
+    assert len(separators) == 15
     assert all(set(cell) == {"-", ":"} and cell.endswith(":") and not cell.startswith(":")
                for line in separators for cell in line.strip("|").split("|"))
 
@@ -197,7 +399,7 @@ def test_pdf_text_has_numbers(built, lang):
 def test_pdf_text_has_english_headings(built):
     _, _, outputs = built
     lines = [squash(line).strip() for line in pdf_text(outputs["pdf_en"]).splitlines()]
-    for heading in HEADINGS["en"]:
+    for heading in ALL_HEADINGS["en"]:
         assert heading in lines, heading
 
 
@@ -207,7 +409,7 @@ def test_pdf_text_has_hebrew_headings(built):
     all its words and nothing else."""
     _, _, outputs = built
     lines = pdf_text(outputs["pdf_he"]).splitlines()
-    for heading in HEADINGS["he"]:
+    for heading in ALL_HEADINGS["he"]:
         words = heading.split()
         hits = [line for line in lines
                 if all(w in line for w in words)
@@ -221,7 +423,7 @@ def test_typst_source_keeps_hebrew_headings(built):
     typ = (out / "vicreg-report.he.typ").read_text(encoding="utf-8")
     assert '#text(lang: "he", dir: rtl)[' in typ
     assert '#set text(lang: "he");' not in typ  # pandoc's own form, which loses the heading
-    for heading in HEADINGS["he"]:
+    for heading in ALL_HEADINGS["he"]:
         assert re.search(rf"^== {re.escape(heading)}$", typ, re.M), heading
 
 
@@ -350,7 +552,7 @@ def test_missing_figure_writes_nothing(tmp_path):
 
 def test_failed_step_leaves_no_partial_output(tmp_path, monkeypatch):
     ctx = make_context()
-    write_figure(tmp_path, ctx["training"]["figure"])
+    write_figures(tmp_path, ctx)
     before = render.build_document(ctx, tmp_path)
     old = {key: path.read_bytes() for key, path in before.items()}
 
@@ -375,7 +577,7 @@ def test_pandoc_failure_names_the_tool(tmp_path, monkeypatch):
     import pypandoc
 
     ctx = make_context()
-    write_figure(tmp_path, ctx["training"]["figure"])
+    write_figures(tmp_path, ctx)
 
     def broken(*args, **kwargs):
         raise RuntimeError("Pandoc died with exitcode 1")
@@ -390,17 +592,42 @@ def test_pandoc_failure_names_the_tool(tmp_path, monkeypatch):
 # ---------------------------------------------------------------- templates
 
 # names and layout, not results
-ALLOWED_DIGITS = ("CIFAR-10", "ResNet-18", "resnet18", "ICLR 2022", "SHA-256", "width=100%")
+ALLOWED_DIGITS = ("CIFAR-10", "ResNet-18", "ICLR 2022", "SHA-256")
+LAYOUT = re.compile(r"width=\d+%")
+# Identifiers (context keys such as q2.q1.top10, claim ids such as digits_8_and_1,
+# anchors such as sec-q7, the experiment names Q1...Q7): a digit inside one is a
+# name, not a number.  Any digit left over is a literal number.
+IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
-@pytest.mark.parametrize("lang", ["en", "he"])
-def test_templates_hold_no_literal_numbers(lang):
-    text = (render.TEMPLATES_DIR / f"report.{lang}.md.j2").read_text(encoding="utf-8")
+def report_templates() -> list[Path]:
+    return sorted(render.TEMPLATES_DIR.glob("report.*.j2")) + sorted(
+        render.TEMPLATES_DIR.glob("_*.j2"))
+
+
+def test_every_report_template_is_checked():
+    names = {p.name for p in report_templates()}
+    assert {"report.en.md.j2", "report.he.md.j2"} <= names
+
+
+@pytest.mark.parametrize("path", report_templates(), ids=lambda p: p.name)
+def test_templates_hold_no_literal_numbers(path):
+    text = path.read_text(encoding="utf-8")
     text = re.sub(r"\{##.*?##\}", "", text, flags=re.S)
     for allowed in ALLOWED_DIGITS:
         text = text.replace(allowed, "")
+    text = LAYOUT.sub("", text)
+    text = IDENTIFIER.sub("", text)
     leftovers = re.findall(r".{0,20}\d.{0,20}", text)
     assert not leftovers, leftovers
+
+
+def test_literal_number_check_catches_numbers():
+    """The identifier rule does not hide a number in prose or in an expression."""
+    for sample in ("reaches 72.40%", "{{ x * 100 }}", "compare(a, 0.5)", "tol=1e-4",
+                   "the top 7 images", "width=50"):
+        stripped = IDENTIFIER.sub("", LAYOUT.sub("", sample))
+        assert re.search(r"\d", stripped), sample
 
 
 def test_paths_are_under_the_repository():
@@ -420,8 +647,244 @@ def test_build_is_reproducible(built, tmp_path):
     """Same context and figure, same bytes: the PDF dates come from meta.generated."""
     ctx, out, outputs = built
     (tmp_path / "figures").mkdir()
-    (tmp_path / ctx["training"]["figure"]).write_bytes((out / ctx["training"]["figure"]).read_bytes())
+    for rel in figure_paths(ctx):
+        (tmp_path / rel).write_bytes((out / rel).read_bytes())
     again = render.build_document(ctx, tmp_path)
     for key in outputs:
         assert again[key].read_bytes() == outputs[key].read_bytes(), key
     assert b"D:20261128100000" in again["pdf_en"].read_bytes()
+
+
+# ---------------------------------------------------------------- the study's sections
+
+@pytest.mark.parametrize("lang", ["en", "he"])
+def test_sections_follow_the_study_order(built, lang):
+    _, out, _ = built
+    source = (out / f"report.{lang}.qmd").read_text(encoding="utf-8")
+    positions = [source.index(f"## {heading} {{#sec-") for heading in ALL_HEADINGS[lang]]
+    summary, setup = positions[len(HEADINGS[lang])], positions[0]
+    assert summary < setup, "the summary table comes right after the introduction"
+    rest = [setup, *positions[1:len(HEADINGS[lang])], *positions[len(HEADINGS[lang]) + 1:]]
+    assert rest == sorted(rest)
+
+
+@pytest.mark.parametrize("lang", ["en", "he"])
+def test_summary_numbers_appear_in_html(built, lang):
+    ctx, _, outputs = built
+    html = html_text(outputs[f"html_{lang}"])
+    start = html.index('id="sec-summary"')
+    table = html[start:html.index("</table>", start)]
+    rows = re.findall(r"<tr[^>]*>(.*?)</tr>", table)[1:]
+    assert len(rows) == len(ctx["summary"])
+    for row, html_row in zip(ctx["summary"], rows):
+        cells = [squash(re.sub(r"<[^>]+>", "", c)).strip()
+                 for c in re.findall(r"<td[^>]*>(.*?)</td>", html_row)]
+        expected = [fmt.metric(row[col], row["kind"]) for col in ("this", "control", "original")]
+        assert cells[1:4] == expected, (row["key"], cells)
+    # a number that does not exist is a dash, never "None" or "n/a"
+    assert fmt.DASH in table and "None" not in table
+
+
+def test_new_formatters_in_the_report():
+    md = render.render_markdown("en", make_context())
+    assert "| PCA | 35.12% | 25.77% | \u22120.0412 | \u22120.0811 |" in md   # score, real minus
+    assert "| Effective rank | 41.27 | 3.18 | 12.44 |" in md                # rank
+    assert "It was trained for one epoch (39 batches)" in squash(md)      # the test "one"
+    ctx = make_context()
+    ctx["q5"]["epochs"] = 3
+    assert "It was trained for 3 epochs (39 batches)" in squash(render.render_markdown("en", ctx))
+    assert "אומן במשך 3 אפוקים" in squash(render.render_markdown("he", ctx))
+
+
+def claim_entries(markdown: str) -> list[str]:
+    """The numbered entries of the claims section, one string each."""
+    section = markdown[markdown.index("{#sec-claims}"):]
+    return [squash(e) for e in re.split(r"\n(?=\d+\. )", section)[1:]]
+
+
+VERDICT = {"en": ("**Verdict: supported.**", "**Verdict: not supported.**"),
+           "he": ("**הפסיקה: הטענה נתמכת.**", "**הפסיקה: הטענה אינה נתמכת.**")}
+
+
+@pytest.mark.parametrize("lang", ["en", "he"])
+def test_claim_verdicts_follow_supported(lang):
+    ctx = make_context()
+    yes, no = VERDICT[lang]
+    entries = claim_entries(render.render_markdown(lang, ctx))
+    assert len(entries) == len(ctx["claims"]) == 8
+    for claim, entry in zip(ctx["claims"], entries):
+        assert (yes if claim["supported"] else no) in entry, (claim["id"], entry)
+    for claim in ctx["claims"]:
+        claim["supported"] = not claim["supported"]
+    flipped = claim_entries(render.render_markdown(lang, ctx))
+    for claim, before, after in zip(ctx["claims"], entries, flipped):
+        assert (yes if claim["supported"] else no) in after, claim["id"]
+        assert before != after, claim["id"]
+        # the measurement and its values do not change with the verdict
+        assert before.replace(yes, "").replace(no, "") == after.replace(yes, "").replace(no, "")
+
+
+def test_claims_state_rule_and_values():
+    ctx = make_context()
+    entries = {c["id"]: e for c, e in zip(ctx["claims"],
+                                          claim_entries(render.render_markdown("en", ctx)))}
+    collapse = next(c for c in ctx["claims"] if c["id"] == "q4_collapses")
+    assert f"at most {fmt.real(collapse['values']['rank_ratio'])} times Q1's" in \
+        entries["q4_collapses"]
+    assert "effective rank 3.18 for Q4 against 41.27 for Q1" in entries["q4_collapses"]
+    grey = next(c for c in ctx["claims"] if c["id"] == "q5_farthest_grey")
+    assert f"supported if it exceeds {fmt.percent(grey['values']['threshold'])}" in \
+        entries["q5_farthest_grey"]
+    assert "Q1 flags the digit 8 most often (31 times), Q5 the digit 1 (40 times)" in \
+        entries["digits_8_and_1"]
+    assert "Q1 0.9123, Q5 0.9456" in entries["q5_auc_higher"]
+    he = claim_entries(render.render_markdown("he", ctx))
+    assert "פי 0.5 מזו של Q1" in he[2] and "3.18" in he[2]
+
+
+def test_unknown_claim_is_an_error():
+    ctx = make_context()
+    ctx["claims"].append({"id": "a_new_claim", "supported": True, "values": {}})
+    with pytest.raises(render.RenderError, match="a_new_claim"):
+        render.render_markdown("en", ctx)
+
+
+def variant(change) -> dict:
+    """make_context() with ``change(ctx)`` applied and the derived keys recomputed."""
+    ctx = make_context()
+    change(ctx)
+    return derive(ctx)
+
+
+def swap(d: dict, a: str, b: str) -> None:
+    d[a], d[b] = d[b], d[a]
+
+
+def _set(d: dict, **values):
+    d.update(values)
+
+
+# section -> (change to the numbers, English sentence before, after; Hebrew before, after)
+FLIPS = {
+    "summary": (lambda c: swap(c["probes"], "q1", "random_init"),
+                "| Linear probe, Q1 encoder | 61.23% | 34.87% | 72.40% | higher |",
+                "| Linear probe, Q1 encoder | 34.87% | 61.23% | 72.40% | lower |",
+                "| מסווג ליניארי, מקודד Q1 | 61.23% | 34.87% | 72.40% | גבוה יותר |",
+                "| מסווג ליניארי, מקודד Q1 | 34.87% | 61.23% | 72.40% | נמוך יותר |"),
+    "per_class": (lambda c: _set(c["probes"]["q1"], per_class=[
+                      0.3012 if name in VEHICLES else acc
+                      for name, acc in zip(CLASSES, c["probes"]["q1"]["per_class"])]),
+                  "Averaged by group, the vehicle classes reach",
+                  "Averaged by group, the animal classes come out ahead",
+                  "בממוצע לפי קבוצה, מחלקות כלי הרכב מגיעות",
+                  "הפעם דווקא מחלקות בעלי החיים מקדימות"),
+    "q2": (lambda c: swap(c["q2"]["q1"], "pca_knn", "tsne_knn"),
+           "t-SNE separates the classes better, as the original write-up found.",
+           "Against expectation, a point's neighbours share its class less often in the t-SNE map",
+           "t-SNE מפריד בין המחלקות טוב יותר, כפי שמצא הדוח המקורי.",
+           "בניגוד לציפייה, במפת ה-t-SNE השכנים"),
+    "q4": (lambda c: (swap(c["q2"], "q1", "q4")),
+           "**Dimensional collapse.** Without the variance term the representation spreads over "
+           "an effective rank of only 3.18 directions, against 41.27 for Q1",
+           "**No sign of dimensional collapse.**",
+           "**קריסה ממדית.**", "**אין סימן לקריסה ממדית.**"),
+    "q4_probe": (lambda c: _set(c["probes"]["q4"], test_acc=0.4102),
+                 "It is even below the untrained control (34.87%)",
+                 "It stays above the untrained control (34.87%)",
+                 "זה אפילו פחות מהביקורת הלא-מאומנת", "זה עדיין יותר מהביקורת הלא-מאומנת"),
+    "q5": (lambda c: _set(c["probes"]["q5"], test_acc=0.6501),
+           "Trained on neighbour pairs, the encoder reaches 48.12%, 13.11 pp below the Q1 encoder",
+           "Trained on neighbour pairs, the encoder reaches 65.01%, 3.78 pp *above* the Q1 encoder",
+           "13.11 נקודות אחוז פחות ממקודד Q1", "3.78 נקודות אחוז *יותר* ממקודד Q1"),
+    "q6": (lambda c: _set(c["q6"], q1={"test_acc": 0.1500, "train_acc": 0.2011}),
+           "on this split, the learned representation beats the training-free embedding",
+           "on this split, the training-free embedding wins",
+           "הייצוג הנלמד עדיף על השיכון שאינו דורש אימון",
+           "דווקא השיכון שאינו דורש אימון מנצח"),
+    "q6_graph": (lambda c: _set(c["q6"]["raw_pixels"], graph_components=1),
+                 "The random-CNN graph is connected, but the raw-pixel graph falls apart into "
+                 "3 separate pieces.",
+                 "Both neighbourhood graphs are connected",
+                 "גרף ה-CNN האקראית קשיר, אבל גרף הפיקסלים הגולמיים מתפרק ל-3",
+                 "שני גרפי השכנות קשירים"),
+    "q7": (lambda c: swap(c["q7"], "q1", "q5"),
+           "Around animal images Q5 mixes the animal classes more: 35.12%",
+           "Around animal images, however, Q5 mixes the animal classes less than Q1",
+           "סביב תמונות של בעלי חיים Q5 מערבב יותר בין מחלקות בעלי החיים",
+           "סביב תמונות של בעלי חיים Q5 דווקא מערבב פחות"),
+    "anomaly": (lambda c: _set(c["anomaly"]["q5"], auc=0.8801),
+                "The Q5 encoder separates the digits from CIFAR-10 better than the Q1 encoder "
+                "(AUC 0.9456 against 0.9123)",
+                "The Q1 encoder separates the digits from CIFAR-10 better than the Q5 encoder "
+                "(AUC 0.9123 against 0.8801)",
+                "מקודד Q5 מפריד בין הספרות לבין CIFAR-10 טוב יותר ממקודד Q1",
+                "מקודד Q1 מפריד בין הספרות לבין CIFAR-10 טוב יותר ממקודד Q5"),
+    "clustering": (lambda c: swap(c["clustering"], "q1", "q5"),
+                   "This is the pattern the original write-up described",
+                   "does not appear in this run",
+                   "זה בדיוק הדפוס שתיאר הדוח המקורי",
+                   "אינו מופיע בהרצה הזו"),
+}
+
+
+@pytest.mark.parametrize("section", list(FLIPS))
+@pytest.mark.parametrize("lang", ["en", "he"])
+def test_comparative_sentences_of_each_section_follow_the_numbers(section, lang):
+    change, en_before, en_after, he_before, he_after = FLIPS[section]
+    before_text, after_text = (en_before, en_after) if lang == "en" else (he_before, he_after)
+    good = squash(render.render_markdown(lang, make_context()))
+    bad = squash(render.render_markdown(lang, variant(change)))
+    assert before_text in good and before_text not in bad, section
+    assert after_text in bad and after_text not in good, section
+
+
+def test_equal_scores_and_aucs_get_equal_wording():
+    def level(c):
+        c["anomaly"]["q5"]["auc"] = c["anomaly"]["q1"]["auc"] + fmt.TOLERANCES["auc"] / 2
+        c["clustering"]["q5"].update(silhouette=c["clustering"]["q1"]["silhouette"],
+                                     ari=c["clustering"]["q1"]["ari"])
+    en = squash(render.render_markdown("en", variant(level)))
+    assert "The two encoders separate the digits from CIFAR-10 equally well" in en
+    assert "The Q5 clusters have the same silhouette" in en
+    assert "match the classes about as well by the ARI" in en
+
+
+# ---------------------------------------------------------------- context shape
+
+def test_missing_list_item_key_is_named():
+    ctx = make_context()
+    del ctx["claims"][2]["supported"]
+    del ctx["summary"][0]["original"]
+    with pytest.raises(render.RenderError) as err:
+        render.render_markdown("en", ctx)
+    assert "claims[2].supported" in str(err.value)
+    assert "summary[0].original" in str(err.value)
+
+
+def test_schema_covers_every_new_section():
+    for key in ("probes", "q2", "q4", "q5", "q6", "q7", "anomaly", "clustering", "original",
+                "claims", "summary"):
+        ctx = make_context()
+        del ctx[key]
+        assert render.missing_keys(ctx) == [key]
+
+
+def test_every_missing_figure_is_named(tmp_path):
+    ctx = make_context()
+    write_figure(tmp_path, ctx["training"]["figure"])
+    with pytest.raises(render.RenderError) as err:
+        render.build_document(ctx, tmp_path)
+    for rel in figure_paths(ctx)[1:]:
+        assert rel in str(err.value)
+    assert ctx["training"]["figure"] not in str(err.value)
+
+
+@pytest.mark.parametrize("lang", ["en", "he"])
+def test_every_figure_has_a_caption(built, lang):
+    ctx, out, outputs = built
+    source = (out / f"report.{lang}.qmd").read_text(encoding="utf-8")
+    for rel in figure_paths(ctx):
+        match = re.search(r"!\[([^\]]+)\]\(<" + re.escape(rel) + r">\)", source)
+        assert match and len(match.group(1).split()) >= 5, rel
+    html = html_text(outputs[f"html_{lang}"])
+    assert html.count("<figcaption") == len(figure_paths(ctx))

@@ -16,6 +16,8 @@ from typing import Callable
 
 MINUS = "\u2212"  # a real minus sign, not a hyphen
 NOT_A_NUMBER = "n/a"
+DASH = "\u2014"  # a value that does not exist (e.g. not reported by the original write-up)
+LRM = "\u200e"   # left-to-right mark, see _sign_first
 
 _UNITS = {
     "en": {"h": "h", "min": "min", "s": "s", "pp": "pp", "MB": "MB"},
@@ -35,6 +37,17 @@ def _units(lang: str) -> dict[str, str]:
         return _UNITS[lang]
     except KeyError:
         raise ValueError(f"unknown language {lang!r}; expected one of {sorted(_UNITS)}") from None
+
+
+def _sign_first(text: str, lang: str) -> str:
+    """In right-to-left text a leading sign is a neutral character, and the
+    bidirectional algorithm puts it on the right of the digits ('0.0412−').
+    For Hebrew a signed number starts with a left-to-right mark, which makes the
+    sign and the digits one left-to-right run ('−0.0412'); it is invisible."""
+    _units(lang)
+    if lang == "he" and text[:1] in (MINUS, "+"):
+        return LRM + text
+    return text
 
 
 def _signed(text: str, value: float) -> str:
@@ -62,7 +75,7 @@ def percent_points(x, places: int = 2, *, signed: bool = True, lang: str = "en")
     if not math.isfinite(v):
         return NOT_A_NUMBER
     magnitude = f"{abs(v) * 100:.{places}f}"
-    text = _signed(magnitude, v) if signed else magnitude
+    text = _sign_first(_signed(magnitude, v), lang) if signed else magnitude
     return f"{text} {_units(lang)['pp']}"
 
 
@@ -70,6 +83,37 @@ def auc(x) -> str:
     """An area under a ROC curve, four decimals: 0.93481 -> '0.9348'."""
     v = _number(x, "auc")
     return f"{v:.4f}" if math.isfinite(v) else NOT_A_NUMBER
+
+
+def score(x, places: int = 4, lang: str = "en") -> str:
+    """A score in [-1, 1] such as a silhouette, an ARI or an NMI, four decimals,
+    with a real minus sign: 0.08841 -> '0.0884', -0.0123 -> '\u22120.0123'
+    (in Hebrew with a left-to-right mark first, see ``_sign_first``)."""
+    v = _number(x, "score")
+    if not math.isfinite(v):
+        return NOT_A_NUMBER
+    text = f"{abs(v):.{places}f}"
+    return _sign_first(MINUS + text if v < 0 and float(text) != 0.0 else text, lang)
+
+
+def rank(x, places: int = 2) -> str:
+    """An effective rank (a real number of dimensions), two decimals: 5.9657 -> '5.97'."""
+    v = _number(x, "rank")
+    return f"{v:.{places}f}" if math.isfinite(v) else NOT_A_NUMBER
+
+
+def metric(x, kind: str, lang: str = "en") -> str:
+    """A headline number written as its ``kind`` says ('percent', 'auc' or 'score');
+    None (a number that does not exist, such as one the original write-up did not
+    report) as a dash."""
+    if x is None:
+        return DASH
+    try:
+        func = METRIC_KINDS[kind]
+    except (KeyError, TypeError):
+        raise ValueError(f"metric() got unknown kind {kind!r}; expected one of "
+                         f"{sorted(METRIC_KINDS)}") from None
+    return func(x, lang=lang) if func is score else func(x)
 
 
 def loss(x) -> str:
@@ -154,6 +198,12 @@ def timestamp(value: str) -> str:
     return t.strftime("%Y-%m-%d %H:%M") + " UTC"
 
 
+def is_one(x) -> bool:
+    """Whether a count is exactly one: the Jinja test ``one``, for singular wording
+    ("one epoch", "a connected graph") without a literal number in a template."""
+    return _number(x, "is_one") == 1.0
+
+
 def compare(a, b, tol: float = 0.0, *, rel: float = 0.0) -> str:
     """'higher' if ``a`` exceeds ``b`` by more than the tolerance, 'lower' if it
     falls short by more, else 'equal'.
@@ -181,13 +231,28 @@ TOLERANCES: dict[str, float] = {
     "accuracy_close": 0.01,
     # loss values "about the same" when within 5% of the larger one (use as rel=)
     "loss_rel": 0.05,
+    # AUCs and scores (silhouette, ARI, NMI) are printed with four decimals:
+    # a difference below half the last printed digit is no difference
+    "auc": 0.00005,
+    "score": 0.00005,
+    # an AUC or a score "about the same as" the original write-up's: within 0.01
+    "auc_close": 0.01,
+    "score_close": 0.01,
+    # effective ranks are printed with two decimals
+    "rank": 0.005,
 }
+
+# How each ``kind`` of a summary row is written (see ``metric``).
+METRIC_KINDS: dict[str, Callable] = {"percent": percent, "auc": auc, "score": score}
 
 
 FILTERS: dict[str, Callable] = {
     "percent": percent,
     "percent_points": percent_points,
     "auc": auc,
+    "score": score,
+    "rank": rank,
+    "metric": metric,
     "loss": loss,
     "seconds": seconds,
     "integer": integer,
@@ -196,3 +261,6 @@ FILTERS: dict[str, Callable] = {
     "timestamp": timestamp,
     "compare": compare,
 }
+
+# Jinja tests ({% if n is one %}).
+TESTS: dict[str, Callable] = {"one": is_one}

@@ -29,7 +29,7 @@ from typing import Any, Callable
 import jinja2
 
 from .errors import VicregError
-from .formatting import FILTERS, TOLERANCES, compare
+from .formatting import FILTERS, TESTS, TOLERANCES, compare
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TEMPLATES_DIR = REPO_ROOT / "templates"
@@ -64,7 +64,64 @@ CONTEXT_SCHEMA: dict[str, Any] = {
         "settings": {k: None for k in ("epochs", "lr", "batch_size", "train_images",
                                        "test_images")},
     },
+    "probes": {
+        "classes": None,
+        **{enc: {k: None for k in ("test_acc", "train_acc", "per_class", "vehicles", "animals")}
+           for enc in ("q1", "q4", "q5", "random_init")},
+    },
+    "q2": {
+        "figure": None, "points": None, "knn_k": None, "knn_folds": None, "tsne_method": None,
+        "perplexity": None,
+        **{enc: {k: None for k in ("pca_knn", "tsne_knn", "pca_silhouette", "tsne_silhouette",
+                                   "pca_ratio", "tsne_vehicles", "tsne_animals",
+                                   "effective_rank", "top1", "top2", "top10", "dimensions")}
+           for enc in ("q1", "q4", "q5", "random_init")},
+    },
+    "q4": {"figure_maps": None, "figure_spectra": None, "figure_curves": None, "probe": None,
+           "last": _TERMS},
+    "q5": {"epochs": None, "neighbours": None, "steps": None, "probe": None, "other_runs": None},
+    "q6": {
+        "figure": None, "images": None, "components": None, "neighbors": None,
+        "train_size": None, "test_size": None, "chance": None,
+        **{v: {"test_acc": None, "train_acc": None, "graph_components": None,
+               "feature_dim": None} for v in ("raw_pixels", "random_cnn")},
+        **{enc: {"test_acc": None, "train_acc": None} for enc in ("q1", "random_init")},
+    },
+    "q7": {
+        "figure_q1": None, "figure_q5": None, "dataset_grey": None, "dataset_saturation": None,
+        "grey_threshold": None,
+        **{enc: {k: None for k in ("same_class", "animal_other_animal", "animal_vehicle",
+                                   "farthest_grey", "farthest_saturation", "farthest_distinct",
+                                   "k", "mixing_k")}
+           for enc in ("q1", "q5")},
+    },
+    "anomaly": {
+        "figure_roc": None, "figure_top": None, "k": None, "top": None, "wide_top": None,
+        **{enc: {"auc": None, "top_normal": None, "top_anomalies": None,
+                 "top_digits": [{"digit": None, "count": None}], "wide_normal": None,
+                 "wide_digits": [{"digit": None, "count": None}]}
+           for enc in ("q1", "q5", "random_init")},
+    },
+    "clustering": {
+        "figure": None, "clusters": None,
+        **{enc: {k: None for k in ("silhouette", "ari", "nmi", "sample", "dimensions")}
+           for enc in ("q1", "q5", "random_init")},
+    },
+    "original": {k: None for k in ("q3_probe_acc", "q4_probe_acc", "q5_probe_acc",
+                                   "q6_probe_acc_raw_pixels", "anomaly_auc_q1", "anomaly_auc_q5",
+                                   "silhouette_q1", "silhouette_q5")},
+    # a one-element list: every item of the context's list must have these keys
+    "claims": [{"id": None, "supported": None, "values": None}],
+    "summary": [{"key": None, "kind": None, "this": None, "control": None, "original": None}],
 }
+
+# Every figure the document shows: a path (relative to the markdown file) in the context.
+FIGURE_KEYS: tuple[tuple[str, str], ...] = (
+    ("training", "figure"), ("q2", "figure"), ("q4", "figure_maps"),
+    ("q4", "figure_spectra"), ("q4", "figure_curves"), ("q6", "figure"),
+    ("q7", "figure_q1"), ("q7", "figure_q5"), ("anomaly", "figure_roc"),
+    ("anomaly", "figure_top"), ("clustering", "figure"),
+)
 
 
 _UMASK = os.umask(0o022)
@@ -123,7 +180,7 @@ def _strict(func: Callable) -> Callable:
 
 def make_environment(autoescape: bool = False) -> jinja2.Environment:
     """The Jinja environment of the report templates: StrictUndefined, the formatters
-    as filters, ``compare`` and the named tolerances ``TOL`` as globals.
+    as filters, the test ``one``, ``compare`` and the named tolerances ``TOL`` as globals.
     Template comments are written ``{## ... ##}``."""
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)),
@@ -137,18 +194,30 @@ def make_environment(autoescape: bool = False) -> jinja2.Environment:
         comment_end_string="##}",
     )
     env.filters.update({name: _strict(f) for name, f in {**FILTERS, **TEXT_FILTERS}.items()})
+    env.tests.update({name: _strict(f) for name, f in TESTS.items()})
     env.globals.update(compare=_strict(compare), TOL=dict(TOLERANCES))
     return env
 
 
 def missing_keys(context: dict, schema: dict | None = None, prefix: str = "") -> list[str]:
-    """Dotted paths of the keys ``schema`` requires that ``context`` lacks."""
+    """Dotted paths of the keys ``schema`` requires that ``context`` lacks.
+
+    A schema value that is a one-element list ``[item_schema]`` asks for a list
+    whose every item has the keys of ``item_schema`` (paths such as ``claims[2].id``).
+    """
     schema = CONTEXT_SCHEMA if schema is None else schema
     missing = []
     for key, sub in schema.items():
         path = f"{prefix}{key}"
         if not isinstance(context, dict) or key not in context:
             missing.append(path)
+        elif isinstance(sub, list):
+            value = context[key]
+            if not isinstance(value, list):
+                missing.append(f"{path}[]")
+            else:
+                for i, item in enumerate(value):
+                    missing.extend(missing_keys(item, sub[0], f"{path}[{i}]."))
         elif sub is not None:
             value = context[key]
             if not isinstance(value, dict):
@@ -276,9 +345,12 @@ def _typst_pdf(typ: Path, root: Path, timestamp: int | None = None) -> bytes:
 
 
 def _check_figure(context: dict, out_dir: Path) -> None:
-    figure = out_dir / context["training"]["figure"]
-    if not figure.is_file():
-        raise RenderError(f"render: the training-curves figure {figure} does not exist; "
+    """Every figure of FIGURE_KEYS must exist under ``out_dir``; the error names all missing."""
+    missing = [str(out_dir / context[section][key]) for section, key in FIGURE_KEYS
+               if not (out_dir / context[section][key]).is_file()]
+    if missing:
+        raise RenderError(f"render: the figure{'s' if len(missing) > 1 else ''} "
+                          f"{', '.join(missing)} do{'' if len(missing) > 1 else 'es'} not exist; "
                           "put the figures under the output folder before rendering")
 
 
@@ -296,7 +368,7 @@ def build_document(context: dict, out_dir: Path) -> dict[str, Path]:
     """Write the document project and the HTML and PDF documents into ``out_dir``.
 
     Returns {"html_en", "pdf_en", "html_he", "pdf_he", "index"} -> path.  The
-    figure ``context["training"]["figure"]`` must already exist, relative to
+    figures named in the context (FIGURE_KEYS) must already exist, relative to
     ``out_dir``.
     """
     out_dir = Path(out_dir).resolve()
