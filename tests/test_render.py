@@ -52,7 +52,7 @@ def make_context() -> dict:
                         "eps": 1e-4, "seed": 7, "config_hash": "9c1d2e3f4a5b6c7d"},
             "device": "cpu (x86_64, 2 threads)", "python": "3.11.7", "torch": "2.14.1",
             "torchvision": "0.29.1",
-            "wall_time": {"train_s": 185.3, "probe_s": 42.2, "total_s": 251.9},
+            "wall_time": {"train_s": 185.3, "probe_s": 42.2, "experiments_s": 24.4, "total_s": 251.9},
         },
         "training": {
             "figure": "figures/training_curves.png", "steps": 312, "epochs": 8,

@@ -321,7 +321,7 @@ def report(run: Run) -> dict[str, Path]:
     figure_paths = study_figures(run, study)
     _timed(run, "figures", t)
     t = time.perf_counter()
-    context = build_context(run, study, figure_paths, started)
+    context = build_context(run, study, figure_paths)
     outputs = build_document(context, run.report_dir)
     _timed(run, "render", t)
     run.timings["total"] = time.perf_counter() - started

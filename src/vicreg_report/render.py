@@ -52,7 +52,7 @@ CONTEXT_SCHEMA: dict[str, Any] = {
             "name", "arch", "width", "train_images", "test_images", "epochs", "batch_size",
             "lr", "weight_decay", "lam", "mu", "nu", "gamma", "eps", "seed", "config_hash")},
         "device": None, "python": None, "torch": None, "torchvision": None,
-        "wall_time": {"train_s": None, "probe_s": None, "total_s": None},
+        "wall_time": {"train_s": None, "probe_s": None, "experiments_s": None, "total_s": None},
     },
     "training": {"figure": None, "steps": None, "epochs": None, "first": _TERMS,
                  "last": _TERMS, "test_first": _TERMS, "test_last": _TERMS},
