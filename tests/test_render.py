@@ -15,7 +15,7 @@ from vicreg_report import formatting as fmt
 from vicreg_report import render
 from vicreg_report.claims import evaluate_claims
 from vicreg_report.errors import VicregError
-from vicreg_report.report_context import measurements
+from vicreg_report.report_context import measurements, summary_rows
 
 HEADINGS = {
     "en": ["Setup", "Training curves", "Linear probe"],
@@ -160,26 +160,7 @@ def derive(ctx: dict) -> dict:
     ctx["probe"]["random_init"] = {k: pr["random_init"][k] for k in ("test_acc", "train_acc")}
     ctx["q4"]["probe"], ctx["q5"]["probe"] = pr["q4"]["test_acc"], pr["q5"]["test_acc"]
     ctx["claims"] = [vars(c) for c in evaluate_claims(measurements(ctx))]
-    o, an, cl, q6 = ctx["original"], ctx["anomaly"], ctx["clustering"], ctx["q6"]
-    row = lambda key, kind, this, control, orig: {  # noqa: E731
-        "key": key, "kind": kind, "this": this, "control": control, "original": orig}
-    ctx["summary"] = [
-        row("q3_probe", "percent", pr["q1"]["test_acc"], pr["random_init"]["test_acc"],
-            o["q3_probe_acc"]),
-        row("q4_probe", "percent", pr["q4"]["test_acc"], pr["random_init"]["test_acc"],
-            o["q4_probe_acc"]),
-        row("q5_probe", "percent", pr["q5"]["test_acc"], pr["random_init"]["test_acc"],
-            o["q5_probe_acc"]),
-        row("q6_probe_raw", "percent", q6["raw_pixels"]["test_acc"], None,
-            o["q6_probe_acc_raw_pixels"]),
-        row("q6_probe_cnn", "percent", q6["random_cnn"]["test_acc"], None, None),
-        row("auc_q1", "auc", an["q1"]["auc"], an["random_init"]["auc"], o["anomaly_auc_q1"]),
-        row("auc_q5", "auc", an["q5"]["auc"], an["random_init"]["auc"], o["anomaly_auc_q5"]),
-        row("silhouette_q1", "score", cl["q1"]["silhouette"], cl["random_init"]["silhouette"],
-            o["silhouette_q1"]),
-        row("silhouette_q5", "score", cl["q5"]["silhouette"], cl["random_init"]["silhouette"],
-            o["silhouette_q5"]),
-    ]
+    ctx["summary"] = summary_rows(ctx)
     return ctx
 
 

@@ -26,11 +26,10 @@ from scipy.sparse.csgraph import connected_components
 from sklearn.manifold import SpectralEmbedding
 from sklearn.model_selection import train_test_split
 
+from .augment import MEAN, STD
 from .errors import VicregError
 from .probe import fit_linear_probe
 
-CIFAR_MEAN = (0.4914, 0.4822, 0.4465)
-CIFAR_STD = (0.247, 0.243, 0.261)
 VARIANTS = ("raw_pixels", "random_cnn")
 CNN_LAYERS, CNN_CHANNELS, CNN_KERNEL = 4, 32, 5
 PROJECTED_DIM = 1024
@@ -79,7 +78,7 @@ def _check_images(images: np.ndarray) -> np.ndarray:
 def normalise(images: np.ndarray) -> np.ndarray:
     """uint8 (N, H, W, 3) -> float32, scaled to [0, 1] and normalised as CIFAR-10."""
     x = _check_images(images).astype(np.float32) / 255.0
-    return (x - np.array(CIFAR_MEAN, np.float32)) / np.array(CIFAR_STD, np.float32)
+    return (x - np.array(MEAN, np.float32)) / np.array(STD, np.float32)
 
 
 def raw_pixel_features(images: np.ndarray) -> np.ndarray:

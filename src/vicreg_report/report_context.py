@@ -45,7 +45,7 @@ def build_context(run, study, figures: dict) -> dict:
         "original": original()["reported"],
     }
     ctx["claims"] = [vars(c) for c in evaluate_claims(measurements(ctx))]
-    ctx["summary"] = _summary(ctx)
+    ctx["summary"] = summary_rows(ctx)
     return ctx
 
 
@@ -237,7 +237,7 @@ def measurements(ctx: dict) -> dict:
     }
 
 
-def _summary(ctx: dict) -> list[dict]:
+def summary_rows(ctx: dict) -> list[dict]:
     """One row per headline number: this run, the untrained control, the original write-up."""
     o, pr, an, cl, q6 = ctx["original"], ctx["probes"], ctx["anomaly"], ctx["clustering"], ctx["q6"]
     row = lambda key, kind, this, control, orig: {  # noqa: E731
