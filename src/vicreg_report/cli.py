@@ -10,6 +10,7 @@ from rich.markup import escape
 from . import pipeline
 from .config import DEFAULT_PROFILE, PROFILES, get_profile
 from .errors import VicregError
+from .paths import REPO_ROOT
 from .progress import console
 
 STAGES = {
@@ -44,29 +45,68 @@ def parser() -> argparse.ArgumentParser:
                         choices=FORCEABLE, metavar="STAGE",
                         help="recompute every stage, or only STAGE (one of "
                              f"{', '.join(FORCEABLE[1:])}; repeatable)")
+        sp.add_argument("--seed", type=int, nargs="+", metavar="N",
+                        help="seed(s) to run; several give mean ± std in the document "
+                             "(default: the profile's, 0)")
+        sp.add_argument("--saved-only", action="store_true",
+                        help="compute nothing: use the saved results, marking stale ones")
+        sp.add_argument("--results", metavar="DIR",
+                        help="read and write one run's results here instead of "
+                             "build/results/<profile>/seed-<N>/")
         sp.add_argument("--no-progress", action="store_true", help="hide progress bars")
     return ap
 
 
-def run_stage(args) -> None:
-    run = pipeline.Run(get_profile(args.profile), data=args.data, download=args.download,
+def make_run(args) -> tuple[pipeline.Run, list[int]]:
+    profile = get_profile(args.profile)
+    seeds = list(dict.fromkeys(args.seed or [profile.seed]))
+    if args.saved_only and args.force:
+        raise VicregError("--saved-only computes nothing, so it cannot be combined with --force.")
+    run = pipeline.Run(profile.replace(seed=seeds[0]), data=args.data, download=args.download,
                        device=args.device, force=frozenset(args.force),
-                       show_progress=not args.no_progress)
+                       show_progress=not args.no_progress, saved_only=args.saved_only,
+                       results=args.results)
+    if profile.name == "full" and args.device == "auto" and run.torch_device.type == "cpu":
+        full_without_gpu(run, args.stage)
+    return run, seeds
+
+
+def full_without_gpu(run: pipeline.Run, stage: str) -> None:
+    """The full profile trains ResNet-18 for 30 epochs: on a CPU only its committed results
+    are rendered (unless the user insists with --device cpu)."""
+    committed = REPO_ROOT / "results" / "full" / f"seed-{run.profile.seed}"
+    if stage != "report" or not committed.is_dir():
+        raise VicregError(
+            "The full profile needs a GPU (ResNet-18, 50,000 images, 30 epochs; days on a "
+            "CPU) and no committed full-profile results were found in "
+            f"{committed}. Run scripts/full_gpu.sh on a GPU machine, or pass --device cpu "
+            "to compute on this CPU anyway.")
+    console.print(f"[yellow]no GPU: rendering the committed full-profile results in "
+                  f"{committed} (stale ones are marked)")
+    run.saved_only = True
+    run.results = run.results or committed
+
+
+def run_stage(args) -> None:
+    run, seeds = make_run(args)
     if args.stage == "report":
-        outputs = pipeline.report(run)
+        outputs = pipeline.report(run, seeds)
         pipeline.require_outputs(outputs)
         for name, path in outputs.items():
             console.print(f"{name:>8}: {path}")
     elif args.stage == "evaluate":
-        study = pipeline.run_study(run)
-        for name, probe in study.probes.items():
-            console.print(f"probe {name}: test {probe.test_acc:.2%}, train {probe.train_acc:.2%}")
+        for seed in seeds:
+            study = pipeline.run_study(pipeline.for_seed(run, seed))
+            for name, probe in study.probes.items():
+                console.print(f"seed {seed}, probe {name}: test {probe.test_acc:.2%}, "
+                              f"train {probe.train_acc:.2%}")
     else:
         data = pipeline.prepare(run)
         console.print(f"data: {data.source} (fingerprint {data.fingerprint[:16]}, "
                       f"{'verified' if data.verified else 'no known checksum'})")
         if args.stage == "train":
-            pipeline.train_encoders(run, data)
+            for seed in seeds:
+                pipeline.train_encoders(pipeline.for_seed(run, seed), data)
     for stage, seconds in run.timings.items():
         console.print(f"[dim]{stage}: {seconds:.1f} s")
 

@@ -41,12 +41,22 @@ class Run:
     device: str = "auto"
     force: frozenset = frozenset()    # stage names, or {"all"}
     show_progress: bool = True
+    saved_only: bool = False          # never compute: use saved results, stale or not
+    results: Path | None = None       # read and write results here, not under build/
     timings: dict = field(default_factory=dict)
-    log: list = field(default_factory=list)   # (stage, "reused" | "recomputed", why)
+    log: list = field(default_factory=list)   # (stage, "reused" | "recomputed" | "stale", why)
 
     @property
     def results_dir(self) -> Path:
-        return build_dir() / "results" / self.profile.name
+        """``build/results/<profile>/seed-<seed>/`` unless ``results`` names a folder."""
+        if self.results is not None:
+            return Path(self.results)
+        return build_dir() / "results" / self.profile.name / f"seed-{self.profile.seed}"
+
+    @property
+    def stale(self) -> list[tuple[str, str]]:
+        """(stage, why) of every saved result used although its inputs changed."""
+        return [(stage, why) for stage, status, why in self.log if status == "stale"]
 
     @property
     def report_dir(self) -> Path:
@@ -61,7 +71,7 @@ class Run:
 
     def note(self, stage: str, status: str, why: str) -> None:
         self.log.append((stage, status, why))
-        colour = "green" if status == "reused" else "yellow"
+        colour = {"reused": "green", "recomputed": "yellow"}.get(status, "red")
         console.print(f"[{colour}]{status:>10}[/] {stage}: {why}", highlight=False)
 
 
@@ -86,6 +96,14 @@ def _cached(run: Run, stage: str, path: Path, key: str, load):
                 run.note(stage, "reused", f"{path.name}, key {key[:8]} unchanged")
                 return saved
             why = f"inputs changed (key {saved_key[:8] or '-'} -> {key[:8]})"
+            if run.saved_only:
+                run.note(stage, "stale", f"{why}; shown as saved, marked stale")
+                return saved
+    if run.saved_only:
+        raise VicregError(
+            f"Stage {stage} has no usable saved result in {run.results_dir} ({why}), and this "
+            "run only renders saved results. Run the study on a machine that can compute it "
+            "(for the full profile: a GPU, see scripts/full_gpu.sh), or drop --saved-only.")
     run.note(stage, "recomputed", why)
     return None
 
@@ -121,7 +139,7 @@ def train(run: Run, d, encoder: str = "q1", neighbours=None, upstream: str = "")
 
     def load(path):
         result = load_result(path, TrainResult)
-        if not (run.results_dir / result.checkpoint).is_file():
+        if not run.saved_only and not (run.results_dir / result.checkpoint).is_file():
             raise ResultError(f"its checkpoint {result.checkpoint} is missing")
         return result, result.provenance.stage_key
 
@@ -309,23 +327,44 @@ def run_study(run: Run) -> Study:
     return study
 
 
-def report(run: Run) -> dict[str, Path]:
-    """Every stage that is missing or stale, then the figures and the document."""
+def for_seed(run: Run, seed: int) -> Run:
+    """The same invocation for another seed (its own results folder, log and timings)."""
+    if run.results is not None and seed != run.profile.seed:
+        raise VicregError("--results names one run's folder; give one seed with it.")
+    return Run(run.profile.replace(seed=seed), data=run.data, download=run.download,
+               device=run.device, force=run.force, show_progress=run.show_progress,
+               saved_only=run.saved_only, results=run.results)
+
+
+def report(run: Run, seeds: list[int] | None = None) -> dict[str, Path]:
+    """Every stage that is missing or stale (for each seed), then the figures and the
+    document: text and figures from the first seed, the summary over all of them."""
     from .figures import study_figures
+    from .metrics import across_seeds, read_metrics
     from .render import build_document
     from .report_context import build_context
 
     started = time.perf_counter()
-    study = run_study(run)
+    seeds = list(dict.fromkeys(seeds or [run.profile.seed]))
+    runs = [run if s == run.profile.seed else for_seed(run, s) for s in seeds]
+    run = runs[0]
+    studies = []
+    for r in runs:
+        t = time.perf_counter()
+        studies.append(run_study(r))
+        r.timings["study"] = time.perf_counter() - t
+    per_seed = {r.profile.seed: read_metrics(r.results_dir) for r in runs}
     t = time.perf_counter()
-    figure_paths = study_figures(run, study)
+    figure_paths = study_figures(run, studies[0])
     _timed(run, "figures", t)
     t = time.perf_counter()
-    context = build_context(run, study, figure_paths)
+    context = build_context(run, studies[0], figure_paths, seeds=across_seeds(per_seed),
+                            stale=[s for r in runs for s in r.stale])
     outputs = build_document(context, run.report_dir)
     _timed(run, "render", t)
     run.timings["total"] = time.perf_counter() - started
-    atomic_write(run.results_dir / "timings.json", json.dumps(run.timings, indent=1))
+    for r in runs if not run.saved_only else ():
+        atomic_write(r.results_dir / "timings.json", json.dumps(r.timings, indent=1))
     return outputs
 
 

@@ -26,7 +26,10 @@ def _group_mean(values: list[float], classes: list[str], group: tuple[str, ...])
     return float(np.mean([v for v, c in zip(values, classes) if c in group]))
 
 
-def build_context(run, study, figures: dict) -> dict:
+def build_context(run, study, figures: dict, seeds: dict | None = None,
+                  stale: list | None = None) -> dict:
+    """``seeds``: metrics.across_seeds over the seeds shown; ``stale``: (stage, why) of
+    saved results used although their inputs changed."""
     rel = lambda name: os.path.relpath(figures[name], run.report_dir)  # noqa: E731
     res = {stage: record.result for stage, record in study.results.items()}
     ctx = {
@@ -43,6 +46,8 @@ def build_context(run, study, figures: dict) -> dict:
         "anomaly": _anomaly(res, rel, run.profile),
         "clustering": _clustering(res, rel),
         "original": original()["reported"],
+        "seeds": seeds or {},
+        "stale": [{"stage": stage, "why": why} for stage, why in (stale or [])],
     }
     ctx["claims"] = [vars(c) for c in evaluate_claims(measurements(ctx))]
     ctx["summary"] = summary_rows(ctx)
