@@ -1,4 +1,4 @@
-"""Sessions: report (default), train, evaluate, tests.
+"""Sessions: report (default), train, evaluate, verify, bench, tests.
 
 All sessions share one environment, ``.nox/study``, built once and rebuilt only
 when pyproject.toml or the pins below change. On a machine whose Python
@@ -66,6 +66,23 @@ def train(session: nox.Session) -> None:
 def evaluate(session: nox.Session) -> None:
     """Train if needed, then run the evaluations."""
     _study(session, "evaluate")
+
+
+@nox.session
+def verify(session: nox.Session) -> None:
+    """Rerun the quick profile from nothing and compare every metric with the committed
+    reference (a table; non-zero exit on any failure). `-- --reuse` keeps fresh results,
+    `-- --profile full` checks the full profile against the original write-up."""
+    _study(session, "verify")
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Training throughput of the per-image and the batched augmentation, peak memory and
+    the study's stage times, on whatever device is present; JSON under build/bench/."""
+    python = _env_python(session)
+    session.run(python, "-m", "vicreg_report.bench", *session.posargs, external=True,
+                env={"PYTHONPATH": str(ROOT / "src")})
 
 
 @nox.session

@@ -67,3 +67,53 @@ def test_force_one_stage(same_build):
     run, _ = run_smoke(force=frozenset({"anomaly"}))
     recomputed = {s for s, status in statuses(run).items() if status == "recomputed"}
     assert recomputed == {"anomaly:q1", "anomaly:q5", "anomaly:random_init"}
+
+
+def test_saved_only_renders_stale_results_and_says_which(same_build, monkeypatch):
+    run_smoke()  # fresh results for the smoke configuration
+    real = stages.module_hash
+    monkeypatch.setattr(stages, "module_hash",
+                        lambda name: "changed" if name == "clustering" else real(name))
+    run, study = run_smoke(saved_only=True)
+    assert {s for s, _ in run.stale} == {"clustering:q1", "clustering:q5", "clustering:random_init"}
+    assert "recomputed" not in statuses(run).values()
+    assert study.results["clustering:q1"].result.silhouette <= 1.0
+
+
+def test_stale_in_saved_only_mode_spreads_to_everything_downstream(same_build, monkeypatch):
+    run_smoke()
+    real = stages.module_hash
+    monkeypatch.setattr(stages, "module_hash",
+                        lambda name: "changed" if name == "representations" else real(name))
+    run, _ = run_smoke(saved_only=True)
+    fresh = {s for s, status in statuses(run).items() if status == "reused"}
+    assert fresh == {"train:q1", "train:q4", "laplacian:raw_pixels", "laplacian:random_cnn"}
+    assert {"train:q5", "probe:q1", "anomaly:q5", "clustering:random_init"} <= \
+        {s for s, _ in run.stale}
+
+
+def test_saved_only_without_results_is_a_clear_error(tmp_path):
+    with pytest.raises(pipeline.VicregError, match="no usable saved result.*--saved-only"):
+        run_smoke(saved_only=True, results=tmp_path / "empty")
+
+
+def test_each_seed_has_its_own_results_folder():
+    run = pipeline.Run(SMOKE.replace(seed=3), show_progress=False)
+    assert run.results_dir.name == "seed-3"
+    assert pipeline.for_seed(run, 4).results_dir.name == "seed-4"
+    assert pipeline.for_seed(run, 4).profile.seed == 4
+
+
+def test_metrics_read_from_a_saved_run_and_verify_fails_outside_tolerance(same_build):
+    from vicreg_report import metrics, verify
+
+    run, _ = run_smoke()
+    measured = metrics.read_metrics(run.results_dir)
+    assert set(measured) == set(metrics.BY_NAME)
+    exact = {name: {"expected": v, "tolerance": 0.0} for name, v in measured.items()}
+    assert verify.verify(measured, "smoke") in (True, False)  # committed smoke reference reads
+    checks = verify.compare(measured, exact)
+    assert all(c.passed for c in checks)
+    off = dict(exact, auc_q1={"expected": measured["auc_q1"] + 0.01, "tolerance": 0.005})
+    failed = [c.metric for c in verify.compare(measured, off) if not c.passed]
+    assert failed == ["auc_q1"]

@@ -9,6 +9,8 @@ transforms, kept as the reference the batched path is checked against.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, replace
+from functools import lru_cache
 
 import torch
 import torch.nn.functional as F
@@ -31,10 +33,23 @@ def to_unit_float(images: Tensor) -> Tensor:
     return images.float().div_(255.0)
 
 
+@lru_cache(maxsize=None)
+def _mean_std(device: torch.device, dtype: torch.dtype) -> tuple[Tensor, Tensor]:
+    """MEAN and STD as (1, 3, 1, 1) tensors, made once per device (no copy per batch)."""
+    return (torch.tensor(MEAN, dtype=dtype).view(1, 3, 1, 1).to(device),
+            torch.tensor(STD, dtype=dtype).view(1, 3, 1, 1).to(device))
+
+
 def normalize(x: Tensor) -> Tensor:
-    mean = x.new_tensor(MEAN).view(1, 3, 1, 1)
-    std = x.new_tensor(STD).view(1, 3, 1, 1)
+    mean, std = _mean_std(x.device, x.dtype)
     return (x - mean) / std
+
+
+def to_device(t: Tensor, device: torch.device) -> Tensor:
+    """A CPU tensor on ``device``; to a GPU through pinned memory, without waiting for it."""
+    if device.type == "cuda":
+        return t.pin_memory().to(device, non_blocking=True)
+    return t.to(device)
 
 
 def test_transform(images: Tensor) -> Tensor:
@@ -142,20 +157,33 @@ def _hsv_to_rgb(h: Tensor, s: Tensor, v: Tensor) -> Tensor:
 JITTER_OPS = (adjust_brightness, adjust_contrast, adjust_saturation, adjust_hue)
 
 
-def color_jitter(x: Tensor, g: torch.Generator) -> Tensor:
-    """The four jitter operations with per-sample factors, in per-sample random order."""
-    n = x.shape[0]
+def jitter_params(n: int, g: torch.Generator) -> tuple[Tensor, Tensor]:
+    """Per-sample jitter factors (brightness, contrast, saturation, hue shift) and op order."""
     factors = torch.stack([
         _uniform(n, 1 - BRIGHTNESS, 1 + BRIGHTNESS, g),
         _uniform(n, 1 - CONTRAST, 1 + CONTRAST, g),
         _uniform(n, 1 - SATURATION, 1 + SATURATION, g),
         _uniform(n, -HUE, HUE, g),
-    ], 1).to(x.device)
-    order = torch.rand(n, 4, generator=g).argsort(1).to(x.device)
+    ], 1)
+    return factors, torch.rand(n, 4, generator=g).argsort(1)
+
+
+def jitter_groups(order: Tensor, device: torch.device) -> list[Tensor]:
+    """Sample indices per (position, op), found on the CPU and moved to ``device`` at once."""
+    groups = [(order[:, position] == op_index).nonzero().squeeze(1)
+              for position in range(4) for op_index in range(len(JITTER_OPS))]
+    if device.type == "cpu":
+        return groups
+    return list(to_device(torch.cat(groups), device).split([len(i) for i in groups]))
+
+
+def color_jitter(x: Tensor, factors: Tensor, order: Tensor) -> Tensor:
+    """The four jitter operations with per-sample factors, in per-sample order (CPU ``order``)."""
     x = x.clone()
-    for position in range(4):
+    groups = iter(jitter_groups(order, x.device))
+    for _position in range(4):
         for op_index, op in enumerate(JITTER_OPS):
-            chosen = (order[:, position] == op_index).nonzero().squeeze(1)
+            chosen = next(groups)
             if chosen.numel():
                 x[chosen] = op(x[chosen], factors[chosen, op_index])
     return x
@@ -164,7 +192,7 @@ def color_jitter(x: Tensor, g: torch.Generator) -> Tensor:
 def gaussian_blur(x: Tensor, sigma: Tensor) -> Tensor:
     """3x3 Gaussian blur, one sigma per sample, reflect padding."""
     n, c, h, w = x.shape
-    taps = torch.tensor([-1.0, 0.0, 1.0], device=x.device)
+    taps = torch.arange(-1.0, 2.0, device=x.device)  # made on the device: no copy
     kernel = torch.exp(-(taps.view(1, 3) ** 2) / (2 * sigma.view(-1, 1).to(x) ** 2))
     kernel = kernel / kernel.sum(1, keepdim=True)                   # (n, 3)
     kernel = kernel.repeat_interleave(c, 0)                          # (n*c, 3)
@@ -174,20 +202,63 @@ def gaussian_blur(x: Tensor, sigma: Tensor) -> Tensor:
     return flat.view(n, c, h, w)
 
 
+@dataclass(frozen=True)
+class ViewParams:
+    """Everything one augmented view draws, one row per sample (see ``draw_params``)."""
+
+    boxes: Tensor    # (n, 4) crop top, left, height, width in pixels
+    flip: Tensor     # (n,) bool, horizontal flip
+    jitter: Tensor   # (n, 4) brightness, contrast, saturation factors and hue shift
+    order: Tensor    # (n, 4) the jitter ops' order, a permutation of 0..3 (kept on the CPU)
+    gray: Tensor     # (n,) bool, grayscale
+    blur: Tensor     # (n,) bool, Gaussian blur
+    sigma: Tensor    # (n,) blur sigma (drawn for every sample, used where ``blur``)
+
+    def crop_area(self, size: int) -> Tensor:
+        """The crop's area as a fraction of the image (RandomResizedCrop's scale)."""
+        return self.boxes[:, 2] * self.boxes[:, 3] / (size * size)
+
+    def to(self, device: torch.device) -> "ViewParams":
+        """The same parameters on ``device``, in one transfer; ``order`` stays on the CPU."""
+        if device.type == "cpu":
+            return self
+        flags = torch.stack([self.flip, self.gray, self.blur], 1).float()
+        packed = torch.cat([self.boxes, self.jitter, flags, self.sigma[:, None]], 1)
+        boxes, jitter, flags, sigma = to_device(packed, device).split([4, 4, 3, 1], 1)
+        flip, gray, blur = (flags > 0.5).unbind(1)
+        return replace(self, boxes=boxes, flip=flip, jitter=jitter, gray=gray, blur=blur,
+                       sigma=sigma[:, 0])
+
+
+def draw_params(n: int, size: int, g: torch.Generator) -> ViewParams:
+    """One view's parameters for n samples, drawn from ``g`` (on the CPU) in a fixed order.
+
+    ``augment`` draws exactly these, in this order, so ``draw_params`` on a copy of
+    a generator shows what ``augment`` and ``two_views`` did with it.
+    """
+    boxes = crop_boxes(n, size, g)
+    flip = torch.rand(n, generator=g) < FLIP_P
+    jitter, order = jitter_params(n, g)
+    gray = torch.rand(n, generator=g) < GRAYSCALE_P
+    blur = torch.rand(n, generator=g) < BLUR_P
+    sigma = _uniform(n, *BLUR_SIGMA, g)
+    return ViewParams(boxes, flip, jitter, order, gray, blur, sigma)
+
+
+def apply_params(images: Tensor, params: ViewParams) -> Tensor:
+    """The augmented, normalised view of a uint8 NCHW batch under ``params``."""
+    params = params.to(images.device)
+    x = resized_crop_and_flip(to_unit_float(images), params.boxes, params.flip)
+    x = color_jitter(x, params.jitter, params.order)
+    x = torch.where(params.gray.view(-1, 1, 1, 1), grayscale(x).expand_as(x), x)
+    x = torch.where(params.blur.view(-1, 1, 1, 1), gaussian_blur(x, params.sigma), x)
+    return normalize(x)
+
+
 def augment(images: Tensor, g: torch.Generator) -> Tensor:
     """One augmented, normalised view of a uint8 NCHW batch."""
     n, _, size, _ = images.shape
-    x = to_unit_float(images)
-    boxes = crop_boxes(n, size, g)
-    flip = torch.rand(n, generator=g) < FLIP_P
-    x = resized_crop_and_flip(x, boxes, flip)
-    x = color_jitter(x, g)
-    gray = (torch.rand(n, generator=g) < GRAYSCALE_P).to(x.device)
-    x = torch.where(gray.view(-1, 1, 1, 1), grayscale(x).expand_as(x), x)
-    blur = (torch.rand(n, generator=g) < BLUR_P).to(x.device)
-    sigma = _uniform(n, *BLUR_SIGMA, g)
-    x = torch.where(blur.view(-1, 1, 1, 1), gaussian_blur(x, sigma), x)
-    return normalize(x)
+    return apply_params(images, draw_params(n, size, g))
 
 
 def two_views(images: Tensor, g: torch.Generator) -> tuple[Tensor, Tensor]:

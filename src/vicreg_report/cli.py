@@ -19,6 +19,10 @@ STAGES = {
     "evaluate": "train if needed, then every experiment: probes, maps, Q6, retrieval, "
                 "anomalies, clustering",
     "report": "run whatever is missing or stale, then write the PDF and HTML documents",
+    "verify": "rerun the profile from nothing and compare every metric with the committed "
+              "reference; exit 1 on any failure",
+    "evidence": "from saved runs of several seeds, write the evidence file and the "
+                "reference tolerances (reference/<profile>.json)",
 }
 FORCEABLE = ("all", "train", "representations", "probe", "embedding2d", "laplacian",
              "retrieval", "anomaly", "clustering")
@@ -54,6 +58,13 @@ def parser() -> argparse.ArgumentParser:
                         help="read and write one run's results here instead of "
                              "build/results/<profile>/seed-<N>/")
         sp.add_argument("--no-progress", action="store_true", help="hide progress bars")
+        if stage == "verify":
+            sp.add_argument("--reuse", action="store_true",
+                            help="keep fresh saved results instead of recomputing everything")
+        if stage == "evidence":
+            sp.add_argument("--rerun", metavar="DIR",
+                            help="results folder of a second run of the first seed, to record "
+                                 "whether a same-seed rerun is bit-identical")
     return ap
 
 
@@ -87,9 +98,44 @@ def full_without_gpu(run: pipeline.Run, stage: str) -> None:
     run.results = run.results or committed
 
 
+class VerifyFailed(Exception):
+    pass
+
+
+def run_verify(run: pipeline.Run) -> None:
+    from .metrics import read_metrics
+    from .verify import verify
+
+    if not run.saved_only:
+        pipeline.run_study(run)
+    if not verify(read_metrics(run.results_dir), run.profile.name):
+        raise VerifyFailed
+
+
+def run_evidence(run: pipeline.Run, seeds: list[int], rerun: str | None) -> None:
+    from pathlib import Path
+
+    from . import evidence
+
+    dirs = {s: pipeline.for_seed(run, s).results_dir for s in seeds}
+    ev = evidence.collect(run.profile.name, dirs, Path(rerun) if rerun else None)
+    for path in evidence.write(ev):
+        console.print(f"wrote {path}")
+    same = ev["same_seed_rerun"]
+    if same is not None:
+        console.print(f"same-seed rerun: {'bit-identical' if same['identical'] else 'differs'} "
+                      f"({same['files_compared']} files; differing: {same['differing']})")
+
+
 def run_stage(args) -> None:
     run, seeds = make_run(args)
-    if args.stage == "report":
+    if args.stage == "verify":
+        if not (args.reuse or run.saved_only or run.force):
+            run.force = frozenset({"all"})     # from nothing: every stage recomputed
+        run_verify(run)
+    elif args.stage == "evidence":
+        run_evidence(run, seeds, args.rerun)
+    elif args.stage == "report":
         outputs = pipeline.report(run, seeds)
         pipeline.require_outputs(outputs)
         for name, path in outputs.items():
@@ -118,6 +164,8 @@ def main(argv: list[str] | None = None) -> int:
     except VicregError as exc:
         console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
         return 2
+    except VerifyFailed:
+        return 1
     except KeyboardInterrupt:
         console.print("[red]interrupted; finished results are kept, partial ones were not written")
         return 130

@@ -18,10 +18,13 @@ MINUS = "\u2212"  # a real minus sign, not a hyphen
 NOT_A_NUMBER = "n/a"
 DASH = "\u2014"  # a value that does not exist (e.g. not reported by the original write-up)
 LRM = "\u200e"   # left-to-right mark, see _sign_first
+RLM = "\u200f"   # right-to-left mark, see spread
+PLUS_MINUS = "\u00b1"
 
 _UNITS = {
-    "en": {"h": "h", "min": "min", "s": "s", "pp": "pp", "MB": "MB"},
-    "he": {"h": "שע׳", "min": "דק׳", "s": "שנ׳", "pp": "נקודות אחוז", "MB": "MB"},
+    "en": {"h": "h", "min": "min", "s": "s", "pp": "pp", "MB": "MB", "seeds": "seeds"},
+    "he": {"h": "שע׳", "min": "דק׳", "s": "שנ׳", "pp": "נקודות אחוז", "MB": "MB",
+           "seeds": "זרעים"},
 }
 
 
@@ -103,17 +106,65 @@ def rank(x, places: int = 2) -> str:
 
 
 def metric(x, kind: str, lang: str = "en") -> str:
-    """A headline number written as its ``kind`` says ('percent', 'auc' or 'score');
-    None (a number that does not exist, such as one the original write-up did not
-    report) as a dash."""
+    """A headline number written as its ``kind`` says ('percent', 'auc', 'score',
+    'rank' or 'loss'); None (a number that does not exist, such as one the original
+    write-up did not report) as a dash."""
     if x is None:
         return DASH
+    return _by_kind(x, kind, lang, "metric")
+
+
+def _by_kind(x, kind: str, lang: str, what: str) -> str:
     try:
         func = METRIC_KINDS[kind]
     except (KeyError, TypeError):
-        raise ValueError(f"metric() got unknown kind {kind!r}; expected one of "
+        raise ValueError(f"{what}() got unknown kind {kind!r}; expected one of "
                          f"{sorted(METRIC_KINDS)}") from None
     return func(x, lang=lang) if func is score else func(x)
+
+
+def _seed_entry(s, what: str) -> tuple[float, float, int]:
+    """(mean, std, n) of an entry of ``metrics.across_seeds``; a TypeError otherwise."""
+    try:
+        mean, std, n = s["mean"], s["std"], s["n"]
+    except (KeyError, TypeError, IndexError):
+        raise TypeError(f"{what}() expects a seeds entry with mean, std and n, got {s!r}") \
+            from None
+    n = _number(n, what)
+    if n != int(n) or n < 1:
+        raise ValueError(f"{what}() expects a seeds entry with n >= 1, got n = {s['n']!r}")
+    return _number(mean, what), _number(std, what), int(n)
+
+
+def _mean_std(mean: float, std: float, kind: str, lang: str, what: str) -> str:
+    """'mean ± std', both written as ``kind`` says; for Hebrew one left-to-right run
+    (a left-to-right mark first, a right-to-left mark after), so that the bidirectional
+    algorithm neither swaps the two numbers nor pulls the words that follow into the run."""
+    text = f"{_by_kind(mean, kind, 'en', what)} {PLUS_MINUS} {_by_kind(std, kind, 'en', what)}"
+    return f"{LRM}{text}{RLM}" if lang == "he" else text
+
+
+def spread(s, kind: str, lang: str = "en") -> str:
+    """A metric over seeds (an entry of ``metrics.across_seeds``: mean, std, n), for a
+    table: one seed as the single value, written as ``metric`` writes it; several as
+    'mean ± std (n seeds)': {'mean': 0.5, 'std': 0.0221, 'n': 2} -> '50.00% ± 2.21%
+    (2 seeds)'.  None (no such metric) as a dash."""
+    if s is None:
+        return DASH
+    mean, std, n = _seed_entry(s, "spread")
+    if n == 1:
+        return _by_kind(mean, kind, lang, "spread")
+    return f"{_mean_std(mean, std, kind, lang, 'spread')} ({n} {_units(lang)['seeds']})"
+
+
+def over_seeds(s, kind: str, lang: str = "en") -> str:
+    """The spread over seeds to follow a single seed's number in the text: nothing for
+    one seed; for several ' (n seeds: mean ± std)', e.g. ' (2 seeds: 50.00% ± 2.21%)'."""
+    mean, std, n = _seed_entry(s, "over_seeds")
+    if n == 1:
+        _by_kind(mean, kind, lang, "over_seeds")  # the kind is checked all the same
+        return ""
+    return f" ({n} {_units(lang)['seeds']}: {_mean_std(mean, std, kind, lang, 'over_seeds')})"
 
 
 def loss(x) -> str:
@@ -242,8 +293,10 @@ TOLERANCES: dict[str, float] = {
     "rank": 0.005,
 }
 
-# How each ``kind`` of a summary row is written (see ``metric``).
-METRIC_KINDS: dict[str, Callable] = {"percent": percent, "auc": auc, "score": score}
+# How each ``kind`` of a summary row or of a metric over seeds is written (see
+# ``metric``, ``spread``); the kinds of ``metrics.METRICS``.
+METRIC_KINDS: dict[str, Callable] = {"percent": percent, "auc": auc, "score": score,
+                                     "rank": rank, "loss": loss}
 
 
 FILTERS: dict[str, Callable] = {
@@ -253,6 +306,8 @@ FILTERS: dict[str, Callable] = {
     "score": score,
     "rank": rank,
     "metric": metric,
+    "spread": spread,
+    "over_seeds": over_seeds,
     "loss": loss,
     "seconds": seconds,
     "integer": integer,

@@ -98,6 +98,7 @@ def _cached(run: Run, stage: str, path: Path, key: str, load):
             why = f"inputs changed (key {saved_key[:8] or '-'} -> {key[:8]})"
             if run.saved_only:
                 run.note(stage, "stale", f"{why}; shown as saved, marked stale")
+                _rekey(saved, key)   # so that every stage downstream reads as stale too
                 return saved
     if run.saved_only:
         raise VicregError(
@@ -106,6 +107,15 @@ def _cached(run: Run, stage: str, path: Path, key: str, load):
             "(for the full profile: a GPU, see scripts/full_gpu.sh), or drop --saved-only.")
     run.note(stage, "recomputed", why)
     return None
+
+
+def _rekey(saved, key: str) -> None:
+    """Give a stale result the key it would have now (results, records and Reps)."""
+    target = saved[0] if isinstance(saved, tuple) else saved
+    if hasattr(target, "provenance"):
+        target.provenance.stage_key = key
+    else:
+        target.key = key
 
 
 def _timed(run: Run, stage: str, started: float) -> None:

@@ -9,6 +9,14 @@ with pandoc and typst (no Quarto needed),
     vicreg-report.en.html  vicreg-report.en.pdf
     vicreg-report.he.html  vicreg-report.he.pdf
     index.html             (links to the four, in both languages)
+    numbers.json           (every number written, with the context path it came from)
+
+Numbers are bound to their source: before a template is filled, every leaf of
+the context becomes a value that knows its path (``bind``: ``probes.q1.test_acc``);
+arithmetic in a template keeps the paths (``(a - b)``), and every filter records
+what it wrote and from which path into a ``NumberRegistry``.  ``numbers.json`` is
+that registry; tests/test_binding.py checks that every number in the rendered
+HTML and PDF text is one of its entries.
 
 Every output is first written under a temporary name and renamed into place
 only once all of them are built, so a failure leaves no partial file under a
@@ -18,11 +26,15 @@ final name (and an earlier complete set untouched).
 from __future__ import annotations
 
 import functools
+import json
+import operator
 import os
+import re
 import shutil
 import subprocess
 import tempfile
 from datetime import datetime, timezone
+from numbers import Integral, Real
 from pathlib import Path
 from typing import Any, Callable
 
@@ -30,6 +42,7 @@ import jinja2
 
 from .errors import VicregError
 from .formatting import FILTERS, TESTS, TOLERANCES, compare
+from .metrics import BY_NAME
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TEMPLATES_DIR = REPO_ROOT / "templates"
@@ -38,7 +51,35 @@ REPORT_DIR = REPO_ROOT / "report"
 LANGUAGES = ("en", "he")
 OUTPUT_STEM = "vicreg-report"
 # Files of the document project copied from report/ into the output folder.
-PROJECT_FILES = ("_quarto.yml", "styles.css", "template.typ", "filters/rtl.lua")
+PROJECT_FILES = ("_quarto.yml", "styles.css", "template.typ", "filters/rtl.lua",
+                 "filters/callout.lua")
+LUA_FILTERS = ("filters/rtl.lua", "filters/callout.lua")
+NUMBERS_FILE = "numbers.json"
+
+# Where each metric of metrics.METRICS stands in the context (the first seed's value):
+# the document's mean ± std over seeds is ``ctx["seeds"][name]``, its single-seed
+# counterpart the value at this path.  final_train_loss_q5 is not in the context.
+METRIC_PATHS: dict[str, tuple] = {
+    **{f"probe_{e}": ("probes", e, "test_acc") for e in ("q1", "q4", "q5", "random_init")},
+    "final_train_loss_q1": ("training", "last", "total"),
+    "final_train_loss_q4": ("q4", "last", "total"),
+    "final_test_loss_q1": ("training", "test_last", "total"),
+    "final_test_loss_q4": ("q4", "test_last", "total"),
+    **{f"{name}_{e}": ("q2", e, key) for e in ("q1", "q4", "q5", "random_init")
+       for name, key in (("pca_knn", "pca_knn"), ("tsne_knn", "tsne_knn"),
+                         ("effective_rank", "effective_rank"))},
+    **{f"variance_top2_{e}": ("q2", e, "top2") for e in ("q1", "q4")},
+    **{f"q6_{v}": ("q6", v, "test_acc") for v in ("raw_pixels", "random_cnn", "q1",
+                                                   "random_init")},
+    **{f"same_class_{e}": ("q7", e, "same_class") for e in ("q1", "q5")},
+    **{f"auc_{e}": ("anomaly", e, "auc") for e in ("q1", "q5", "random_init")},
+    **{f"{name}_{e}": ("clustering", e, key) for e in ("q1", "q5", "random_init")
+       for name, key in (("silhouette", "silhouette"), ("ari", "ari"), ("nmi", "nmi"))},
+}
+assert set(METRIC_PATHS) <= set(BY_NAME), set(METRIC_PATHS) - set(BY_NAME)
+
+# The sections of the document, as the templates name them (stale_sections).
+SECTIONS = ("training", "probe", "q2", "q4", "q5", "q6", "q7", "anomaly", "clustering")
 
 _TERMS = {"invariance": None, "variance": None, "covariance": None, "total": None}
 # The shape of the context both templates read: a key maps to its sub-keys, or
@@ -53,6 +94,7 @@ CONTEXT_SCHEMA: dict[str, Any] = {
             "lr", "weight_decay", "lam", "mu", "nu", "gamma", "eps", "seed", "config_hash")},
         "device": None, "python": None, "torch": None, "torchvision": None,
         "wall_time": {"train_s": None, "probe_s": None, "experiments_s": None, "total_s": None},
+        "seeds": {"n": None, "first": None, "several": None, "ids": None},
     },
     "training": {"figure": None, "steps": None, "epochs": None, "first": _TERMS,
                  "last": _TERMS, "test_first": _TERMS, "test_last": _TERMS},
@@ -65,7 +107,7 @@ CONTEXT_SCHEMA: dict[str, Any] = {
                                        "test_images")},
     },
     "probes": {
-        "classes": None,
+        "classes": None, "groups": {"vehicles": None, "animals": None}, "group_of": None,
         **{enc: {k: None for k in ("test_acc", "train_acc", "per_class", "vehicles", "animals")}
            for enc in ("q1", "q4", "q5", "random_init")},
     },
@@ -112,7 +154,16 @@ CONTEXT_SCHEMA: dict[str, Any] = {
                                    "silhouette_q1", "silhouette_q5")},
     # a one-element list: every item of the context's list must have these keys
     "claims": [{"id": None, "supported": None, "values": None}],
-    "summary": [{"key": None, "kind": None, "this": None, "control": None, "original": None}],
+    "summary": [{"key": None, "kind": None, "this": None, "control": None, "original": None,
+                 "this_seeds": None, "control_seeds": None}],
+    # metrics.across_seeds over the seeds shown, for every metric the context holds
+    "seeds": {name: {"mean": None, "std": None, "n": None, "values": None}
+              for name in METRIC_PATHS},
+    "stale": [{"stage": None, "why": None, "reason": None, "old_key": None, "new_key": None}],
+    "stale_sections": {section: None for section in SECTIONS},
+    "provenance": {"common": None, "varying": None,
+                   "rows": [{"stage": None, "wall_time_s": None, "stage_key": None}],
+                   "total_s": None, "seeds": None, "seeds_known": None, "command": None},
 }
 
 # Every figure the document shows: a path (relative to the markdown file) in the context.
@@ -154,14 +205,215 @@ def code(value) -> str:
     return f"{fence}{pad}{text}{pad}{fence}"
 
 
+def yaml_escape(value) -> str:
+    """Text for the inside of a YAML double-quoted scalar (see ``yaml_string``)."""
+    return str(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ")
+
+
 def yaml_string(value) -> str:
     """A YAML double-quoted scalar (also read by pandoc as a markdown string)."""
-    text = str(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ")
-    return f'"{text}"'
+    return f'"{yaml_escape(value)}"'
+
+
+def text(value) -> str:
+    """A context string as it is (for HTML templates, which escape it themselves)."""
+    return str(value)
 
 
 TEXT_FILTERS: dict[str, Callable] = {"md_escape": md_escape, "code": code,
-                                     "yaml_string": yaml_string}
+                                     "yaml_string": yaml_string, "yaml_escape": yaml_escape,
+                                     "text": text}
+
+
+# ---------------------------------------------------------------- bound numbers
+
+def path_of(value) -> str | None:
+    """The context path a bound value came from; None for anything else."""
+    return getattr(value, "_path", None)
+
+
+def _operand(value) -> str:
+    path = path_of(value)
+    return path if path is not None else repr(value)
+
+
+def _derived(result, path: str):
+    if isinstance(result, bool) or not isinstance(result, Real):
+        return result
+    if isinstance(result, Integral):
+        return BoundInt(result, path)
+    return BoundFloat(result, path)
+
+
+def _arithmetic(op: Callable, symbol: str, identity=None):
+    """``op`` for a bound number: the result is bound to '(left symbol right)'.
+    Adding a plain zero (what Jinja's ``sum`` starts from) keeps the operand's path."""
+    def plain(x):
+        return x._plain() if path_of(x) is not None else x
+
+    def forward(self, other):
+        if isinstance(other, bool) or not isinstance(other, Real):
+            return NotImplemented
+        if identity is not None and path_of(other) is None and other == identity:
+            return self
+        return _derived(op(self._plain(), plain(other)),
+                        f"({self._path} {symbol} {_operand(other)})")
+
+    def backward(self, other):
+        if isinstance(other, bool) or not isinstance(other, Real):
+            return NotImplemented
+        if identity is not None and path_of(other) is None and other == identity:
+            return self
+        return _derived(op(plain(other), self._plain()),
+                        f"({_operand(other)} {symbol} {self._path})")
+    return forward, backward
+
+
+class _BoundNumber:
+    """Arithmetic that keeps the context path (mixed into BoundInt and BoundFloat)."""
+
+    __add__, __radd__ = _arithmetic(operator.add, "+", identity=0)
+    __sub__, __rsub__ = _arithmetic(operator.sub, "-")
+    __mul__, __rmul__ = _arithmetic(operator.mul, "*")
+    __truediv__, __rtruediv__ = _arithmetic(operator.truediv, "/")
+
+    def __neg__(self):
+        return _derived(-self._plain(), f"-{self._path}")
+
+    def __abs__(self):
+        return _derived(abs(self._plain()), f"abs({self._path})")
+
+
+class BoundFloat(_BoundNumber, float):
+    """A float of the context that knows its path."""
+
+    def __new__(cls, value, path: str):
+        obj = super().__new__(cls, value)
+        obj._path = path
+        return obj
+
+    def _plain(self) -> float:
+        return float(self)
+
+    __hash__ = float.__hash__
+
+
+class BoundInt(_BoundNumber, int):
+    """An integer of the context that knows its path."""
+
+    def __new__(cls, value, path: str):
+        obj = super().__new__(cls, value)
+        obj._path = path
+        return obj
+
+    def _plain(self) -> int:
+        return int(self)
+
+    __hash__ = int.__hash__
+
+
+class BoundStr(str):
+    """A string of the context that knows its path."""
+
+    def __new__(cls, value, path: str):
+        obj = super().__new__(cls, value)
+        obj._path = path
+        return obj
+
+
+class BoundList(list):
+    """A list of the context (of bound items) that knows its path."""
+
+    def __init__(self, items, path: str):
+        super().__init__(items)
+        self._path = path
+
+
+class BoundDict(dict):
+    """A dict of the context (of bound values) that knows its path."""
+
+    def __init__(self, items, path: str):
+        super().__init__(items)
+        self._path = path
+
+
+def bind(value, path: str = ""):
+    """``value`` with every leaf bound to its dotted path ('probes.q1.per_class.3')."""
+    join = (lambda key: f"{path}.{key}" if path else str(key))  # noqa: E731
+    if isinstance(value, dict):
+        return BoundDict({k: bind(v, join(k)) for k, v in value.items()}, path)
+    if isinstance(value, (list, tuple)):
+        return BoundList([bind(v, join(i)) for i, v in enumerate(value)], path)
+    if hasattr(value, "tolist") and not isinstance(value, (str, bytes)):   # numpy
+        return bind(value.tolist(), path)
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, Integral):
+        return BoundInt(int(value), path)
+    if isinstance(value, Real):
+        return BoundFloat(float(value), path)
+    if isinstance(value, str):
+        return BoundStr(value, path)
+    return value
+
+
+def _plain_value(value):
+    """A bound value as plain JSON data."""
+    if isinstance(value, dict):
+        return {str(k): _plain_value(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain_value(v) for v in value]
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, Integral):
+        return int(value)
+    if isinstance(value, Real):
+        return float(value)
+    return str(value)
+
+
+_DIGIT = re.compile(r"\d")
+
+
+class NumberRegistry(list):
+    """What the filters of one rendering wrote: {text, path, value, lang, filter} each,
+    ``text`` as the reader sees it and ``path`` the context path of its source (several
+    joined by ', '; None if the value did not come from the context)."""
+
+    def record(self, name: str, shown: str, args: tuple, kwargs: dict, lang: str) -> None:
+        if not _DIGIT.search(shown):
+            return
+        sources = [a for a in (*args, *kwargs.values())
+                   if path_of(a) is not None
+                   and (not isinstance(a, str) or _DIGIT.search(a))]
+        if not sources:    # a literal of the template, or a value computed from one
+            path, value = None, _plain_value(args[0]) if args else None
+        elif len(sources) == 1:
+            path, value = path_of(sources[0]), _plain_value(sources[0])
+        else:
+            path = ", ".join(path_of(a) for a in sources)
+            value = [_plain_value(a) for a in sources]
+        self.append({"text": shown, "path": path, "value": value, "lang": lang,
+                     "filter": name})
+
+
+def _recording(name: str, func: Callable, registry: NumberRegistry, lang: str) -> Callable:
+    """``func`` as a filter that records what it wrote (text filters: the plain text
+    the reader sees, not the markup around it)."""
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        out = func(*args, **kwargs)
+        shown = str(args[0]) if name in TEXT_FILTERS and args else out
+        registry.record(name, shown, args, kwargs, lang)
+        return out
+    return wrapper
+
+
+def _bound_length(value):
+    """Jinja's ``length``, bound to 'len(path)' for a bound list, dict or string."""
+    n = len(value)
+    path = path_of(value)
+    return BoundInt(n, f"len({path})") if path is not None else n
 
 
 # ---------------------------------------------------------------- markdown
@@ -178,10 +430,12 @@ def _strict(func: Callable) -> Callable:
     return wrapper
 
 
-def make_environment(autoescape: bool = False) -> jinja2.Environment:
+def make_environment(autoescape: bool = False, registry: NumberRegistry | None = None,
+                     lang: str = "en") -> jinja2.Environment:
     """The Jinja environment of the report templates: StrictUndefined, the formatters
     as filters, the test ``one``, ``compare`` and the named tolerances ``TOL`` as globals.
-    Template comments are written ``{## ... ##}``."""
+    Template comments are written ``{## ... ##}``.  With a ``registry``, every filter
+    records what it writes (tagged ``lang``)."""
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)),
         undefined=jinja2.StrictUndefined,
@@ -193,9 +447,15 @@ def make_environment(autoescape: bool = False) -> jinja2.Environment:
         comment_start_string="{##",
         comment_end_string="##}",
     )
-    env.filters.update({name: _strict(f) for name, f in {**FILTERS, **TEXT_FILTERS}.items()})
+    filters = {name: f for name, f in {**FILTERS, **TEXT_FILTERS}.items()}
+    if registry is not None:
+        filters = {name: f if name == "compare" else _recording(name, f, registry, lang)
+                   for name, f in filters.items()}
+    env.filters.update({name: _strict(f) for name, f in filters.items()})
+    env.filters.update(length=_bound_length, count=_bound_length)
     env.tests.update({name: _strict(f) for name, f in TESTS.items()})
-    env.globals.update(compare=_strict(compare), TOL=dict(TOLERANCES))
+    env.globals.update(compare=_strict(compare),
+                       TOL=bind(dict(TOLERANCES), "formatting.TOLERANCES"))
     return env
 
 
@@ -248,10 +508,11 @@ def _template_location(exc: BaseException) -> str:
     return where
 
 
-def _render_template(name: str, variables: dict, autoescape: bool = False) -> str:
-    env = make_environment(autoescape=autoescape)
+def _render_template(name: str, variables: dict, autoescape: bool = False,
+                     registry: NumberRegistry | None = None, lang: str = "en") -> str:
+    env = make_environment(autoescape=autoescape, registry=registry, lang=lang)
     try:
-        return env.get_template(name).render(**variables)
+        return env.get_template(name).render(**bind(variables))
     except jinja2.UndefinedError as exc:
         where = _template_location(exc) or name
         raise RenderError(f"jinja2: rendering {where}: a value the template needs is missing "
@@ -263,13 +524,14 @@ def _render_template(name: str, variables: dict, autoescape: bool = False) -> st
         raise RenderError(f"jinja2: rendering {where}: {exc}") from exc
 
 
-def render_markdown(lang: str, context: dict) -> str:
-    """One language's report as pandoc markdown (a valid Quarto document)."""
+def render_markdown(lang: str, context: dict, registry: NumberRegistry | None = None) -> str:
+    """One language's report as pandoc markdown (a valid Quarto document); with a
+    ``registry``, every number written is recorded there with its context path."""
     if lang not in LANGUAGES:
         raise RenderError(f"jinja2: no report template for language {lang!r}; "
                           f"expected one of {', '.join(LANGUAGES)}")
     validate_context(context)
-    return _render_template(f"report.{lang}.md.j2", context)
+    return _render_template(f"report.{lang}.md.j2", context, registry=registry, lang=lang)
 
 
 # ---------------------------------------------------------------- files
@@ -367,7 +629,8 @@ def output_names() -> dict[str, str]:
 def build_document(context: dict, out_dir: Path) -> dict[str, Path]:
     """Write the document project and the HTML and PDF documents into ``out_dir``.
 
-    Returns {"html_en", "pdf_en", "html_he", "pdf_he", "index"} -> path.  The
+    Returns {"html_en", "pdf_en", "html_he", "pdf_he", "index", "numbers"} -> path
+    (``numbers``: numbers.json, every number written with its context path).  The
     figures named in the context (FIGURE_KEYS) must already exist, relative to
     ``out_dir``.
     """
@@ -376,10 +639,12 @@ def build_document(context: dict, out_dir: Path) -> dict[str, Path]:
     validate_context(context)
     _check_figure(context, out_dir)
     # All templates first: a template error writes nothing.
-    markdown = {lang: render_markdown(lang, context) for lang in LANGUAGES}
+    registry = NumberRegistry()
+    markdown = {lang: render_markdown(lang, context, registry) for lang in LANGUAGES}
     names = output_names()
     index = _render_template("index.html.j2", {"meta": context["meta"], "files": names},
-                             autoescape=True)
+                             autoescape=True, registry=registry, lang="index")
+    numbers = json.dumps(registry, ensure_ascii=False, indent=1) + "\n"
 
     created = _unix_time(context["meta"]["generated"])
 
@@ -402,7 +667,8 @@ def build_document(context: dict, out_dir: Path) -> dict[str, Path]:
             typ_tmp = _temp_path(typ)
             staged[typ.name] = typ_tmp
             _pandoc(source, "typst", typ_tmp, [
-                "--standalone", "--template=template.typ", "--lua-filter=filters/rtl.lua",
+                "--standalone", "--template=template.typ",
+                *(f"--lua-filter={f}" for f in LUA_FILTERS),
             ], cwd=out_dir)
 
             pdf_tmp = _temp_path(out_dir / names[f"pdf_{lang}"])
@@ -413,12 +679,17 @@ def build_document(context: dict, out_dir: Path) -> dict[str, Path]:
         staged[names["index"]] = index_tmp
         index_tmp.write_text(index, encoding="utf-8")
 
+        numbers_tmp = _temp_path(out_dir / NUMBERS_FILE)
+        staged[NUMBERS_FILE] = numbers_tmp
+        numbers_tmp.write_text(numbers, encoding="utf-8")
+
         for final, tmp in staged.items():
             os.replace(tmp, out_dir / final)
     finally:
         for tmp in staged.values():
             tmp.unlink(missing_ok=True)
-    return {key: out_dir / name for key, name in names.items()}
+    return {**{key: out_dir / name for key, name in names.items()},
+            "numbers": out_dir / NUMBERS_FILE}
 
 
 # ---------------------------------------------------------------- quarto

@@ -7,15 +7,32 @@ original.json for the original write-up); the templates only format them.
 from __future__ import annotations
 
 import os
+import re
 from datetime import datetime, timezone
+from pathlib import Path
 
 import numpy as np
 
 from .claims import evaluate_claims
 from .embedding2d import ANIMALS, VEHICLES
 from .losses import TERM_NAMES
+from .errors import VicregError
+from .metrics import BY_NAME, read_metrics
 from .original import original
+from .render import METRIC_PATHS, SECTIONS
 from .results import git_commit
+
+# Which sections show the results of a kind of stage.
+STAGE_SECTIONS: dict[str, tuple[str, ...]] = {
+    "train": ("training", "probe"), "representations": ("training", "probe"),
+    "probe": ("training", "probe"), "embedding2d": ("q2", "q4"), "laplacian": ("q6",),
+    "retrieval": ("q7",), "anomaly": ("anomaly",), "clustering": ("clustering",),
+}
+# Provenance fields listed in the appendix: once if every result has the same value,
+# as a column otherwise.
+PROVENANCE_FIELDS = ("commit", "profile", "seed", "config_hash", "data_source",
+                     "data_fingerprint", "device", "python", "torch", "torchvision", "numpy")
+_STALE_WHY = re.compile(r"inputs changed \(key (?P<old>[0-9a-f]+|-) -> (?P<new>[0-9a-f]+)\)")
 
 
 def _terms(history: dict[str, list[float]], index: int) -> dict[str, float]:
@@ -27,9 +44,10 @@ def _group_mean(values: list[float], classes: list[str], group: tuple[str, ...])
 
 
 def build_context(run, study, figures: dict, seeds: dict | None = None,
-                  stale: list | None = None) -> dict:
-    """``seeds``: metrics.across_seeds over the seeds shown; ``stale``: (stage, why) of
-    saved results used although their inputs changed."""
+                  stale: list | None = None, seed_ids: list[int] | None = None) -> dict:
+    """``seeds``: metrics.across_seeds over the seeds shown (None: this run's one seed);
+    ``stale``: (stage, why) of saved results used although their inputs changed;
+    ``seed_ids``: the seeds shown, the first one first (None: found from ``seeds``)."""
     rel = lambda name: os.path.relpath(figures[name], run.report_dir)  # noqa: E731
     res = {stage: record.result for stage, record in study.results.items()}
     ctx = {
@@ -46,12 +64,137 @@ def build_context(run, study, figures: dict, seeds: dict | None = None,
         "anomaly": _anomaly(res, rel, run.profile),
         "clustering": _clustering(res, rel),
         "original": original()["reported"],
-        "seeds": seeds or {},
-        "stale": [{"stage": stage, "why": why} for stage, why in (stale or [])],
     }
+    ctx["seeds"] = dict(seeds) if seeds else single_seed(ctx)
+    ids = list(seed_ids) if seed_ids else _seed_ids(run, ctx["seeds"])
+    ctx["setup"]["seeds"] = seed_summary(ctx["seeds"], run.profile.seed, ids)
+    ctx["stale"] = stale_entries(stale or [])
+    ctx["stale_sections"] = stale_sections(ctx["stale"])
+    ctx["provenance"] = provenance_table(run, study, ids)
     ctx["claims"] = [vars(c) for c in evaluate_claims(measurements(ctx))]
     ctx["summary"] = summary_rows(ctx)
     return ctx
+
+
+# ---------------------------------------------------------------- seeds
+
+def metric_value(ctx: dict, name: str):
+    """The context's (first seed's) value of the metric ``name`` (see METRIC_PATHS)."""
+    value = ctx
+    for part in METRIC_PATHS[name]:
+        value = value[part]
+    return value
+
+
+def single_seed(ctx: dict) -> dict:
+    """``ctx["seeds"]`` for a document of one seed: every metric of METRIC_PATHS as
+    metrics.across_seeds writes it, from the context's own values."""
+    out = {}
+    for name in METRIC_PATHS:
+        v = float(metric_value(ctx, name))
+        out[name] = {"mean": v, "std": 0.0, "n": 1, "values": [v]}
+    return out
+
+
+def seed_summary(seeds: dict, first: int, ids: list[int] | None) -> dict:
+    """How many seeds the document covers, the first (text and figures), and all of them
+    (None where they could not be told)."""
+    n = max((s["n"] for s in seeds.values()), default=1)
+    return {"n": n, "first": first, "several": n > 1, "ids": ids}
+
+
+def _seed_ids(run, seeds: dict) -> list[int] | None:
+    """The seeds behind ``seeds``, first seed first: this run's seed alone for one seed;
+    for several, the sibling results folders (seed-N) whose metrics are exactly the
+    values of ``seeds``.  None if that does not identify them."""
+    n = max((s["n"] for s in seeds.values()), default=1)
+    first = run.profile.seed
+    if n == 1:
+        return [first]
+    found = {}
+    parent = Path(run.results_dir).parent
+    for folder in sorted(parent.glob("seed-*")):
+        try:
+            seed = int(folder.name.split("-", 1)[1])
+            found[seed] = read_metrics(folder)
+        except (ValueError, VicregError):
+            continue
+    for name, entry in seeds.items():   # across_seeds lists values in sorted seed order
+        if name not in BY_NAME:
+            return None
+        found = {s: m for s, m in found.items() if m.get(name) in entry["values"]}
+    ids = sorted(found)
+    if len(ids) != n or first not in ids or any(
+            [found[s][name] for s in ids] != list(entry["values"])
+            for name, entry in seeds.items()):
+        return None
+    return [first, *(s for s in ids if s != first)]
+
+
+# ---------------------------------------------------------------- stale results
+
+def stale_entries(stale) -> list[dict]:
+    """(stage, why) pairs, or {"stage", "why"} dicts, as the document lists them: each
+    once, with the old and new key read from the reason where it names them."""
+    out = []
+    for item in stale:
+        stage, why = (item["stage"], item["why"]) if isinstance(item, dict) else item
+        m = _STALE_WHY.search(why)
+        entry = {"stage": stage, "why": why,
+                 "reason": "inputs_changed" if m else "other",
+                 "old_key": m["old"] if m else None, "new_key": m["new"] if m else None}
+        if entry not in out:
+            out.append(entry)
+    return out
+
+
+def stale_sections(stale: list[dict]) -> dict[str, list[str]]:
+    """Section -> the stale stages whose results it shows (STAGE_SECTIONS; the Q4 and Q5
+    sections also take the training, representations and probe of their encoder)."""
+    out: dict[str, list[str]] = {s: [] for s in SECTIONS}
+    for item in stale:
+        kind, _, encoder = item["stage"].partition(":")
+        targets = list(STAGE_SECTIONS.get(kind, ()))
+        if kind in ("train", "representations", "probe") and encoder in ("q4", "q5"):
+            targets.append(encoder)
+        for section in targets:
+            if item["stage"] not in out[section]:
+                out[section].append(item["stage"])
+    return out
+
+
+# ---------------------------------------------------------------- provenance
+
+def _provenance_value(field: str, value):
+    if field == "data_fingerprint":
+        return value[:16]
+    return value
+
+
+def provenance_table(run, study, seed_ids: list[int] | None) -> dict:
+    """Every result's provenance for the appendix: the fields all results share, once
+    (``common``); the others (``varying``) and each result's wall time and stage key, one
+    row per result; the command that reruns the study."""
+    records = ([(f"train:{e}", t.provenance) for e, t in study.trained.items()]
+               + [(f"probe:{e}", r.provenance) for e, r in study.probes.items()]
+               + [(stage, r.provenance) for stage, r in study.results.items()])
+    common, varying = {}, []
+    for field in PROVENANCE_FIELDS:
+        values = [_provenance_value(field, getattr(p, field)) for _, p in records]
+        if all(v == values[0] for v in values):
+            common[field] = values[0]
+        else:
+            varying.append(field)
+    rows = [{"stage": stage, "wall_time_s": p.wall_time_s, "stage_key": p.stage_key[:8],
+             **{f: _provenance_value(f, getattr(p, f)) for f in varying}}
+            for stage, p in records]
+    p = run.profile
+    ids = seed_ids or [p.seed]
+    return {"common": common, "varying": varying, "rows": rows,
+            "total_s": sum(r["wall_time_s"] for r in rows),
+            "seeds": ids, "seeds_known": seed_ids is not None,
+            "command": f"nox -s report -- --profile {p.name} --seed "
+                       + " ".join(str(s) for s in ids)}
 
 
 def _meta(run) -> dict:
@@ -108,7 +251,11 @@ def _probe(study) -> dict:
 
 def _probes(study) -> dict:
     classes = study.data.classes
-    out = {"classes": list(classes)}
+    out = {"classes": list(classes),
+           "groups": {"vehicles": [c for c in classes if c in VEHICLES],
+                      "animals": [c for c in classes if c in ANIMALS]},
+           "group_of": {c: "vehicles" if c in VEHICLES else "animals"
+                        for c in classes if c in VEHICLES or c in ANIMALS}}
     for enc, r in study.probes.items():
         out[enc] = {"test_acc": r.test_acc, "train_acc": r.train_acc,
                     "per_class": list(r.per_class_test_acc),
@@ -245,22 +392,31 @@ def measurements(ctx: dict) -> dict:
 def summary_rows(ctx: dict) -> list[dict]:
     """One row per headline number: this run, the untrained control, the original write-up."""
     o, pr, an, cl, q6 = ctx["original"], ctx["probes"], ctx["anomaly"], ctx["clustering"], ctx["q6"]
-    row = lambda key, kind, this, control, orig: {  # noqa: E731
-        "key": key, "kind": kind, "this": this, "control": control, "original": orig}
+    seeds = ctx["seeds"]
+
+    def row(key, kind, this, control, orig, this_metric, control_metric=None):
+        """this_seeds, control_seeds: the metric over the document's seeds (None: none)."""
+        return {"key": key, "kind": kind, "this": this, "control": control, "original": orig,
+                "this_seeds": seeds[this_metric],
+                "control_seeds": seeds[control_metric] if control_metric else None}
+
     return [
         row("q3_probe", "percent", pr["q1"]["test_acc"], pr["random_init"]["test_acc"],
-            o["q3_probe_acc"]),
+            o["q3_probe_acc"], "probe_q1", "probe_random_init"),
         row("q4_probe", "percent", pr["q4"]["test_acc"], pr["random_init"]["test_acc"],
-            o["q4_probe_acc"]),
+            o["q4_probe_acc"], "probe_q4", "probe_random_init"),
         row("q5_probe", "percent", pr["q5"]["test_acc"], pr["random_init"]["test_acc"],
-            o["q5_probe_acc"]),
+            o["q5_probe_acc"], "probe_q5", "probe_random_init"),
         row("q6_probe_raw", "percent", q6["raw_pixels"]["test_acc"], None,
-            o["q6_probe_acc_raw_pixels"]),
-        row("q6_probe_cnn", "percent", q6["random_cnn"]["test_acc"], None, None),
-        row("auc_q1", "auc", an["q1"]["auc"], an["random_init"]["auc"], o["anomaly_auc_q1"]),
-        row("auc_q5", "auc", an["q5"]["auc"], an["random_init"]["auc"], o["anomaly_auc_q5"]),
+            o["q6_probe_acc_raw_pixels"], "q6_raw_pixels"),
+        row("q6_probe_cnn", "percent", q6["random_cnn"]["test_acc"], None, None,
+            "q6_random_cnn"),
+        row("auc_q1", "auc", an["q1"]["auc"], an["random_init"]["auc"], o["anomaly_auc_q1"],
+            "auc_q1", "auc_random_init"),
+        row("auc_q5", "auc", an["q5"]["auc"], an["random_init"]["auc"], o["anomaly_auc_q5"],
+            "auc_q5", "auc_random_init"),
         row("silhouette_q1", "score", cl["q1"]["silhouette"], cl["random_init"]["silhouette"],
-            o["silhouette_q1"]),
+            o["silhouette_q1"], "silhouette_q1", "silhouette_random_init"),
         row("silhouette_q5", "score", cl["q5"]["silhouette"], cl["random_init"]["silhouette"],
-            o["silhouette_q5"]),
+            o["silhouette_q5"], "silhouette_q5", "silhouette_random_init"),
     ]
