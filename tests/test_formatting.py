@@ -184,11 +184,19 @@ def test_metric(x, kind, expected):
 
 
 def test_metric_rejects_unknown_kind_and_non_numbers():
-    with pytest.raises(ValueError, match="unknown kind 'loss'"):
-        f.metric(0.5, "loss")
+    with pytest.raises(ValueError, match="unknown kind 'seconds'"):
+        f.metric(0.5, "seconds")
     with pytest.raises(TypeError, match="percent"):
         f.metric("0.5", "percent")
-    assert set(f.METRIC_KINDS) == {"percent", "auc", "score"}
+    # the kinds of metrics.METRICS
+    assert set(f.METRIC_KINDS) == {"percent", "auc", "score", "rank", "loss"}
+    assert f.metric(5.9657, "rank") == "5.97" and f.metric(21.4371, "loss") == "21.437"
+
+
+def test_metric_kinds_cover_every_metric():
+    from vicreg_report.metrics import METRICS
+
+    assert {m.kind for m in METRICS} <= set(f.METRIC_KINDS)
 
 
 def test_is_one():
@@ -235,3 +243,62 @@ def test_signs_in_hebrew():
     assert f.percent_points(0.0, lang="he") == "0.00 נקודות אחוז"
     with pytest.raises(ValueError, match="unknown language"):
         f.score(0.1, lang="fr")
+
+
+# ---------------------------------------------------------------- mean ± std over seeds
+
+ONE = {"mean": 0.5156, "std": 0.0, "n": 1, "values": [0.5156]}
+TWO = {"mean": 0.5859375, "std": 0.0994369, "n": 2, "values": [0.515625, 0.65625]}
+
+
+@pytest.mark.parametrize("kind, s, expected", [
+    ("percent", TWO, "58.59% ± 9.94% (2 seeds)"),
+    ("auc", {"mean": 0.93481, "std": 0.01234, "n": 3}, "0.9348 ± 0.0123 (3 seeds)"),
+    ("score", {"mean": -0.0412, "std": 0.0021, "n": 2}, "\u22120.0412 ± 0.0021 (2 seeds)"),
+    ("rank", {"mean": 5.9657, "std": 0.171, "n": 2}, "5.97 ± 0.17 (2 seeds)"),
+    ("loss", {"mean": 21.4371, "std": 0.5123, "n": 4}, "21.437 ± 0.512 (4 seeds)"),
+])
+def test_spread_several_seeds(kind, s, expected):
+    assert f.spread(s, kind) == expected
+    assert f.spread(s, kind, count=False) == expected.rsplit(" (", 1)[0]
+
+
+def test_spread_one_seed_is_the_single_value():
+    """With one seed the number is written exactly as metric() writes it."""
+    assert f.spread(ONE, "percent") == f.metric(0.5156, "percent") == "51.56%"
+    assert f.spread({"mean": -0.0412, "std": 0.0, "n": 1}, "score", lang="he") == \
+        f.metric(-0.0412, "score", lang="he")
+    assert f.spread(None, "percent") == f.DASH
+    assert f.over_seeds(ONE, "percent") == "" and f.over_seeds(ONE, "auc", lang="he") == ""
+
+
+def test_over_seeds_follows_a_single_number():
+    assert f.over_seeds(TWO, "percent") == " (2 seeds: 58.59% ± 9.94%)"
+    assert f.percent(0.515625) + f.over_seeds(TWO, "percent") == \
+        "51.56% (2 seeds: 58.59% ± 9.94%)"
+
+
+def test_spread_in_hebrew_is_one_left_to_right_run():
+    """mean ± std is one left-to-right run in right-to-left text: a left-to-right mark
+    before it (so the two numbers are not swapped), a right-to-left mark after it (so
+    the Hebrew words that follow are not pulled into it)."""
+    assert f.spread(TWO, "percent", lang="he") == \
+        f.LRM + "58.59% ± 9.94%" + f.RLM + " (2 זרעים)"
+    assert f.over_seeds(TWO, "percent", lang="he") == \
+        " (2 זרעים: " + f.LRM + "58.59% ± 9.94%" + f.RLM + ")"
+    assert f.spread({"mean": -0.0412, "std": 0.0021, "n": 2}, "score", lang="he",
+                    count=False) == f.LRM + "\u22120.0412 ± 0.0021" + f.RLM
+
+
+def test_spread_rejects_what_is_not_a_seeds_entry():
+    with pytest.raises(TypeError, match="spread"):
+        f.spread(0.5, "percent")
+    with pytest.raises(TypeError, match="over_seeds"):
+        f.over_seeds({"mean": 0.5}, "percent")
+    with pytest.raises(ValueError, match="n >= 1"):
+        f.spread({"mean": 0.5, "std": 0.0, "n": 0}, "percent")
+    with pytest.raises(ValueError, match="unknown kind"):
+        f.spread(TWO, "seconds")
+    with pytest.raises(ValueError, match="unknown kind"):
+        f.over_seeds(ONE, "seconds")
+    assert f.FILTERS["spread"] is f.spread and f.FILTERS["over_seeds"] is f.over_seeds

@@ -108,3 +108,25 @@ def test_full_model_projects_to_d():
     model = VICReg(FULL).eval()
     assert model(torch.randn(2, 3, 32, 32)).shape == (2, FULL.proj_dim)
     assert model.encoder(torch.randn(2, 3, 32, 32)).shape == (2, FULL.embed_dim)
+
+
+def test_gpu_transfer_packing_round_trips(images, monkeypatch):
+    """ViewParams.to and jitter_groups pack for one copy to a GPU; checked here on the CPU."""
+    monkeypatch.setattr(augment, "to_device", lambda t, device: t.clone())
+    gpu = torch.device("cuda")                      # only a name: nothing runs on a GPU
+    params = augment.draw_params(64, 32, torch.Generator().manual_seed(2))
+    packed = params.to(gpu)
+    for name in ("boxes", "flip", "jitter", "order", "gray", "blur", "sigma"):
+        assert torch.equal(getattr(packed, name), getattr(params, name)), name
+    assert packed.flip.dtype == torch.bool and packed.sigma.shape == (64,)
+    groups = augment.jitter_groups(params.order, gpu)
+    assert [g.tolist() for g in groups] == \
+        [g.tolist() for g in augment.jitter_groups(params.order, torch.device("cpu"))]
+    assert torch.equal(augment.apply_params(images, packed), augment.apply_params(images, params))
+
+
+def test_one_pass_views_draw_and_give_the_same_views(images):
+    g, h = torch.Generator().manual_seed(4), torch.Generator().manual_seed(4)
+    for a, b in zip(augment.two_views(images, g), augment.two_views(images, h, one_pass=True)):
+        assert torch.allclose(a, b, atol=1e-5)
+    assert torch.equal(g.get_state(), h.get_state())

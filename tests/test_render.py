@@ -13,9 +13,11 @@ from pypdf import PdfReader
 
 from vicreg_report import formatting as fmt
 from vicreg_report import render
+from vicreg_report import claims as claims_mod
 from vicreg_report.claims import evaluate_claims
 from vicreg_report.errors import VicregError
-from vicreg_report.report_context import measurements, summary_rows
+from vicreg_report.report_context import (measurements, seed_summary, single_seed,
+                                          stale_entries, stale_sections, summary_rows)
 
 HEADINGS = {
     "en": ["Setup", "Training curves", "Linear probe"],
@@ -35,6 +37,9 @@ TERMS = ("invariance", "variance", "covariance", "total")
 CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship",
            "truck"]
 VEHICLES = ("airplane", "automobile", "ship", "truck")
+STAGES = ("train:q1", "train:q4", "train:q5", "probe:q1", "probe:q4", "probe:q5",
+          "probe:random_init", "embedding2d:q1", "laplacian:raw_pixels", "anomaly:q1",
+          "clustering:q5")
 
 
 def make_context() -> dict:
@@ -143,8 +148,28 @@ def make_context() -> dict:
         "original": {"q3_probe_acc": 0.7240, "q4_probe_acc": 0.1523, "q5_probe_acc": 0.5190,
                      "q6_probe_acc_raw_pixels": 0.10, "anomaly_auc_q1": 0.9348,
                      "anomaly_auc_q5": 0.9590, "silhouette_q1": 0.0884, "silhouette_q5": 0.1453},
+        "stale": [],
+        "provenance": provenance_entry(),
     }
     return derive(ctx)
+
+
+def provenance_entry(varying: bool = True) -> dict:
+    """The appendix: every result shares the common fields, train:q4 has its own
+    configuration hash (Q4 is trained with mu = 0)."""
+    common = {"commit": "abc1234", "profile": "quick", "seed": 7,
+              "config_hash": "9c1d2e3f4a5b6c7d",
+              "data_source": "zip:../shared/data/cifar10-jpeg.zip",
+              "data_fingerprint": "3f9a1c0de4b27781", "device": "cpu (x86_64, 2 threads)",
+              "python": "3.11.7", "torch": "2.14.1", "torchvision": "0.29.1", "numpy": "2.1.3"}
+    rows = [{"stage": stage, "wall_time_s": 12.5 + i, "stage_key": f"{i:02d}ab34cd"}
+            for i, stage in enumerate(STAGES)]
+    if varying:
+        for row in rows:
+            row["config_hash"] = "77aa88bb99cc00dd" if row["stage"] == "train:q4" else None
+    return {"common": common, "varying": ["config_hash"] if varying else [], "rows": rows,
+            "total_s": sum(r["wall_time_s"] for r in rows), "seeds": [7], "seeds_known": True,
+            "command": "nox -s report -- --profile quick --seed 7"}
 
 
 def derive(ctx: dict) -> dict:
@@ -159,7 +184,31 @@ def derive(ctx: dict) -> dict:
     ctx["probe"]["trained"] = {k: pr["q1"][k] for k in ("test_acc", "train_acc")}
     ctx["probe"]["random_init"] = {k: pr["random_init"][k] for k in ("test_acc", "train_acc")}
     ctx["q4"]["probe"], ctx["q5"]["probe"] = pr["q4"]["test_acc"], pr["q5"]["test_acc"]
+    pr["classes"] = list(CLASSES)
+    pr["groups"] = {"vehicles": [c for c in CLASSES if c in VEHICLES],
+                    "animals": [c for c in CLASSES if c not in VEHICLES]}
+    pr["group_of"] = {c: "vehicles" if c in VEHICLES else "animals" for c in CLASSES}
+    ctx["seeds"] = single_seed(ctx)
+    ctx["setup"]["seeds"] = seed_summary(ctx["seeds"], ctx["setup"]["profile"]["seed"],
+                                         [ctx["setup"]["profile"]["seed"]])
+    ctx["stale"] = stale_entries(ctx.get("stale", []))
+    ctx["stale_sections"] = stale_sections(ctx["stale"])
     ctx["claims"] = [vars(c) for c in evaluate_claims(measurements(ctx))]
+    ctx["summary"] = summary_rows(ctx)
+    return ctx
+
+
+def several_seeds(ctx: dict, n: int = 3) -> dict:
+    """``ctx`` as a document of ``n`` seeds: every metric spread around the first
+    seed's value (the mean a little above it), the summary rebuilt."""
+    for i, (name, entry) in enumerate(sorted(ctx["seeds"].items())):
+        first = entry["values"][0]
+        values = [first + 0.001 * (i % 7 + 1) * k for k in range(n)]
+        mean = sum(values) / n
+        std = (sum((v - mean) ** 2 for v in values) / (n - 1)) ** 0.5
+        ctx["seeds"][name] = {"mean": mean, "std": std, "n": n, "values": values}
+    ctx["setup"]["seeds"] = seed_summary(ctx["seeds"], ctx["setup"]["profile"]["seed"],
+                                         [ctx["setup"]["profile"]["seed"], 11, 12][:n])
     ctx["summary"] = summary_rows(ctx)
     return ctx
 
@@ -302,7 +351,7 @@ def built(tmp_path_factory):
 
 def test_all_outputs_exist_and_are_not_empty(built):
     _, out, outputs = built
-    assert set(outputs) == {"html_en", "pdf_en", "html_he", "pdf_he", "index"}
+    assert set(outputs) == {"html_en", "pdf_en", "html_he", "pdf_he", "index", "numbers"}
     for key, name in [("html_en", "vicreg-report.en.html"), ("pdf_en", "vicreg-report.en.pdf"),
                       ("html_he", "vicreg-report.he.html"), ("pdf_he", "vicreg-report.he.pdf"),
                       ("index", "index.html")]:
@@ -311,17 +360,19 @@ def test_all_outputs_exist_and_are_not_empty(built):
     for lang in ("en", "he"):
         assert outputs[f"pdf_{lang}"].read_bytes().startswith(b"%PDF")
         assert len(PdfReader(outputs[f"pdf_{lang}"]).pages) >= 2
+    assert outputs["numbers"] == out / "numbers.json"
     assert not list(out.glob(".*.tmp")), "temporary files left behind"
 
 
 def test_document_project_is_copied(built):
     _, out, _ = built
     for rel in ("_quarto.yml", "styles.css", "template.typ", "filters/rtl.lua",
-                "report.en.qmd", "report.he.qmd"):
+                "filters/callout.lua", "report.en.qmd", "report.he.qmd"):
         assert (out / rel).is_file(), rel
     quarto = (out / "_quarto.yml").read_text()
     assert "report.en.qmd" in quarto and "report.he.qmd" in quarto
     assert "typst" in quarto and "embed-resources: true" in quarto
+    assert "filters/callout.lua" in quarto
 
 
 @pytest.mark.parametrize("lang, direction", [("en", "ltr"), ("he", "rtl")])
@@ -357,8 +408,9 @@ def test_hebrew_tables_are_right_aligned(built):
     source = (out / "report.he.qmd").read_text(encoding="utf-8")
     separators = [line for line in source.splitlines() if re.fullmatch(r"\|[-:|]+\|", line)]
     # settings, environment, loss terms, probe; summary, probe by class, Q2 maps, Q4 collapse,
-    # Q4 probe, Q5 probe, Q6 probes, Q7 retrieval, anomaly AUC, anomaly digits, clustering
-    assert len(separators) == 15
+    # Q4 probe, Q5 probe, Q6 probes, Q7 retrieval, anomaly AUC, anomaly digits, clustering;
+    # provenance shared and per result
+    assert len(separators) == 17
     assert all(set(cell) == {"-", ":"} and cell.endswith(":") and not cell.startswith(":")
                for line in separators for cell in line.strip("|").split("|"))
 
@@ -680,7 +732,7 @@ def test_new_formatters_in_the_report():
 def claim_entries(markdown: str) -> list[str]:
     """The numbered entries of the claims section, one string each."""
     section = markdown[markdown.index("{#sec-claims}"):]
-    return [squash(e) for e in re.split(r"\n(?=\d+\. )", section)[1:]]
+    return [squash(e) for e in re.split(r"\n(?=#\. )", section)[1:]]
 
 
 VERDICT = {"en": ("**Verdict: supported.**", "**Verdict: not supported.**"),
@@ -844,7 +896,7 @@ def test_missing_list_item_key_is_named():
 
 def test_schema_covers_every_new_section():
     for key in ("probes", "q2", "q4", "q5", "q6", "q7", "anomaly", "clustering", "original",
-                "claims", "summary"):
+                "claims", "summary", "seeds", "stale", "stale_sections", "provenance"):
         ctx = make_context()
         del ctx[key]
         assert render.missing_keys(ctx) == [key]
@@ -869,3 +921,163 @@ def test_every_figure_has_a_caption(built, lang):
         assert match and len(match.group(1).split()) >= 5, rel
     html = html_text(outputs[f"html_{lang}"])
     assert html.count("<figcaption") == len(figure_paths(ctx))
+
+
+# ---------------------------------------------------------------- seeds, staleness, provenance
+
+@pytest.mark.parametrize("lang", ["en", "he"])
+def test_one_seed_shows_single_values_and_no_seed_wording(lang):
+    md = squash(render.render_markdown(lang, make_context()))
+    assert "±" not in md
+    assert ("seeds" if lang == "en" else "זרעים") not in md
+    row = make_context()["summary"][0]
+    assert f"| {fmt.percent(row['this'])} | {fmt.percent(row['control'])} |" in md
+
+
+SEEDS_NOTE = {"en": ("describes the run with the first seed, 7", "(3 seeds: "),
+              "he": ("מתאר את ההרצה עם הזרע הראשון, 7", "(3 זרעים: ")}
+
+
+@pytest.mark.parametrize("lang", ["en", "he"])
+def test_several_seeds_show_mean_and_std(lang):
+    ctx = several_seeds(make_context())
+    md = squash(render.render_markdown(lang, ctx))
+    first_seed, in_text = SEEDS_NOTE[lang]
+    assert first_seed in md                       # the prose is the first seed's
+    probe = ctx["seeds"]["probe_q1"]
+    spread = fmt.spread(probe, "percent", lang=lang, count=False)
+    assert f"| {spread} |" in md                  # the summary table: mean ± std
+    assert fmt.percent(probe["mean"]) != fmt.percent(ctx["probes"]["q1"]["test_acc"])
+    # the prose: the first seed's value, then mean ± std over the seeds
+    assert (fmt.percent(ctx["probes"]["q1"]["test_acc"])
+            + fmt.over_seeds(probe, "percent", lang=lang)) in md
+    assert in_text in md
+    auc = ctx["seeds"]["auc_q5"]
+    assert fmt.over_seeds(auc, "auc", lang=lang) in md
+    sil = ctx["seeds"]["silhouette_q1"]
+    assert fmt.over_seeds(sil, "score", lang=lang) in md
+    heading = ("This run, mean ± std (3 seeds)" if lang == "en"
+               else "ההרצה הנוכחית, ממוצע ± סטיית תקן (3 זרעים)")
+    assert heading in md
+    assert "7, 11, 12" in md                       # the seeds shown
+
+
+def test_several_seeds_compare_the_means():
+    """The summary's last column compares what the row shows: the means."""
+    ctx = several_seeds(make_context())
+    row = ctx["summary"][0]
+    ctx["seeds"]["probe_q1"] = {**row["this_seeds"], "mean": row["control_seeds"]["mean"] - 0.1}
+    ctx["summary"] = summary_rows(ctx)
+    md = render.render_markdown("en", ctx)
+    line = next(l for l in md.splitlines() if l.startswith("| Linear probe, Q1 encoder |"))
+    assert line.endswith("| lower |")
+
+
+STALE = [("embedding2d:q1", "inputs changed (key 6bcb570a -> 0d3004d0); shown as saved, "
+          "marked stale"),
+         ("clustering:q5", "inputs changed (key dfe750c6 -> 2af98ee6); shown as saved, "
+          "marked stale"),
+         ("train:q4", "saved result unusable: something else")]
+STALE_TEXT = {"en": ("**Warning: this document shows stale results.**", "**Stale results.**",
+                     "inputs changed (stage key `6bcb570a` when saved, `0d3004d0` now)"),
+              "he": ("**אזהרה: המסמך מציג תוצאות לא עדכניות.**", "**תוצאות לא עדכניות.**",
+                     "הקלטים השתנו (מפתח השלב בעת השמירה: `6bcb570a`; המפתח כעת: `0d3004d0`)")}
+
+
+def section_text(md: str, anchor: str) -> str:
+    start = md.index(f"{{#{anchor}}}")
+    end = md.find("\n## ", start)
+    return md[start:end]
+
+
+@pytest.mark.parametrize("lang", ["en", "he"])
+def test_stale_results_are_called_out_at_the_top_and_in_their_sections(lang):
+    ctx = make_context()
+    ctx["stale"] = STALE
+    md = render.render_markdown(lang, derive(ctx))
+    top, section, reason = STALE_TEXT[lang]
+    assert md.index(top) < md.index("{#sec-summary}")          # at the top
+    assert reason in squash(md)
+    assert "`saved result unusable: something else`" in md or \
+        "saved result unusable: something else" in md
+    for anchor, stage in [("sec-q2", "embedding2d:q1"), ("sec-q4", "embedding2d:q1"),
+                          ("sec-clustering", "clustering:q5"), ("sec-q4", "train:q4"),
+                          ("sec-training", "train:q4"), ("sec-probe", "train:q4")]:
+        text = section_text(md, anchor)
+        assert section in text and f"`{stage}`" in text, (anchor, stage)
+    for anchor in ("sec-q6", "sec-q7", "sec-anomaly"):
+        assert section not in section_text(md, anchor), anchor
+    fresh = render.render_markdown(lang, make_context())
+    assert top not in fresh and section not in fresh and ".warning" not in fresh
+
+
+def test_stale_sections_follow_the_stage_kinds():
+    sections = stale_sections(stale_entries([
+        ("train:q1", "x"), ("representations:q5", "x"), ("laplacian:raw_pixels", "x"),
+        ("retrieval:q1", "x"), ("anomaly:q5", "x"), ("embedding2d:q4", "x")]))
+    assert sections["training"] == sections["probe"] == ["train:q1", "representations:q5"]
+    assert sections["q5"] == ["representations:q5"] and sections["q4"] == ["embedding2d:q4"]
+    assert sections["q2"] == ["embedding2d:q4"] and sections["q6"] == ["laplacian:raw_pixels"]
+    assert sections["q7"] == ["retrieval:q1"] and sections["anomaly"] == ["anomaly:q5"]
+    assert sections["clustering"] == []
+    entry = stale_entries([("x:y", "inputs changed (key - -> 0d3004d0); shown as saved")])[0]
+    assert (entry["reason"], entry["old_key"], entry["new_key"]) == ("inputs_changed", "-",
+                                                                    "0d3004d0")
+
+
+def test_stale_warning_is_a_box_in_the_pdf_source(tmp_path):
+    ctx = make_context()
+    ctx["stale"] = STALE
+    ctx = derive(ctx)
+    write_figures(tmp_path, ctx)
+    render.build_document(ctx, tmp_path)
+    for lang in ("en", "he"):
+        typ = (tmp_path / f"vicreg-report.{lang}.typ").read_text(encoding="utf-8")
+        assert typ.count('#block(width: 100%, breakable: true, fill: rgb("#fdf1e7")') == 6
+        html = (tmp_path / f"vicreg-report.{lang}.html").read_text(encoding="utf-8")
+        assert html.count('<div class="warning">') == 6
+
+
+@pytest.mark.parametrize("lang", ["en", "he"])
+def test_provenance_appendix(lang):
+    ctx = make_context()
+    md = render.render_markdown(lang, ctx)
+    appendix = md[md.index("{#sec-provenance}"):]
+    for row in ctx["provenance"]["rows"]:
+        assert f"| `{row['stage']}` | {fmt.seconds(row['wall_time_s'], lang)} | " \
+               f"`{row['stage_key']}` |" in appendix
+    assert "`77aa88bb99cc00dd`" in appendix                       # train:q4's own hash
+    assert appendix.count("`9c1d2e3f4a5b6c7d`") == 1              # the others: stated once
+    for value in ("abc1234", "3.11.7", "2.14.1", "0.29.1", "2.1.3", "3f9a1c0de4b27781"):
+        assert f"`{value}`" in appendix
+    assert "```\nnox -s report -- --profile quick --seed 7\n```" in appendix
+    ctx["provenance"] = provenance_entry(varying=False)
+    plain = render.render_markdown(lang, ctx)
+    assert "77aa88bb99cc00dd" not in plain and "\\*" not in plain[plain.index("{#sec-provenance}"):]
+
+
+@pytest.mark.parametrize("lang", ["en", "he"])
+def test_class_groups_and_claimed_digits_come_from_the_context(lang, monkeypatch):
+    ctx = make_context()
+    ctx["probes"]["groups"]["vehicles"] = ["ship", "truck"]
+    ctx["probes"]["group_of"]["airplane"] = "animals"
+    md = squash(render.render_markdown(lang, ctx))
+    vehicles = "ship, truck" if lang == "en" else "ספינה, משאית"
+    assert f"({vehicles})" in md
+    animal = "animal" if lang == "en" else "בעל חיים"
+    assert re.search(rf"\| (airplane|מטוס) \| {animal} \|", md)
+    monkeypatch.setattr(claims_mod, "ANOMALY_DIGITS", ("3", "7"))
+    ctx = derive(make_context())
+    md = squash(render.render_markdown(lang, ctx))
+    claim = ("one encoder favours the MNIST digit 3 and the other the digit 7" if lang == "en"
+             else "מקודד אחד מעדיף את הספרה 3 והשני את הספרה 7")
+    assert claim in md
+
+
+def test_templates_hold_no_class_groups_or_claimed_digits():
+    for path in report_templates():
+        text = path.read_text(encoding="utf-8")
+        assert '"airplane": "vehicle"' not in text and '"airplane": "כלי רכב"' not in text
+        assert "airplane, automobile" not in text
+        assert "digit eight" not in text and "הספרה שמונה" not in text
+        assert "מטוס, מכונית" not in text

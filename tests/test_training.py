@@ -88,3 +88,73 @@ def test_neighbour_sampler_returns_only_listed_neighbours_never_itself():
         assert set(offset.tolist()) <= {1, 2, 3}
         seen |= set(offset.tolist())
     assert seen == {1, 2, 3}  # every listed neighbour gets drawn
+
+
+def test_term_log_copies_out_what_per_step_floats_give():
+    from vicreg_report.losses import vicreg_loss
+    from vicreg_report.training import TermLog
+
+    g = torch.Generator().manual_seed(0)
+    log, per_step = TermLog(), {}
+    for _ in range(5):
+        terms = vicreg_loss(torch.randn(32, 8, generator=g), torch.randn(32, 8, generator=g))
+        log.add(terms)
+        for k, v in terms.as_floats().items():
+            per_step.setdefault(k, []).append(v)
+    assert log.columns() == per_step
+    assert all(v == [] for v in TermLog().columns().values())
+
+
+def test_training_history_equals_per_step_logging(tmp_path):
+    """train_vicreg copies the loss terms once per epoch; the old loop read them every step."""
+    from vicreg_report.losses import TERM_NAMES
+    from vicreg_report.model import build_model
+    from vicreg_report.training import (as_tensor, augmented_pairs, make_optimizer,
+                                        prepare_model, train_step)
+
+    p = SMOKE.replace(epochs=1)
+    d = data.synthetic(0, p.train_images, p.test_images)
+    result, _ = train_vicreg(p, d, tmp_path / "e.pt", DEVICE, show_progress=False)
+
+    model = prepare_model(build_model(p), DEVICE)
+    optimizer = make_optimizer(model, p)
+    pairs = augmented_pairs(as_tensor(d.train_x[data.balanced_subset(d.train_y, p.train_images)],
+                                      DEVICE))
+    order = torch.randperm(p.train_images, generator=torch.Generator().manual_seed(p.seed))
+    views = torch.Generator().manual_seed(p.seed + 1)
+    per_step = {k: [] for k in TERM_NAMES}
+    for step in range(p.train_images // p.batch_size):
+        x, y = pairs(order[step * p.batch_size:(step + 1) * p.batch_size], views)
+        for k, v in train_step(model, optimizer, x, y, p).as_floats().items():
+            per_step[k].append(v)
+    assert result.history.train == per_step
+
+
+def test_accelerator_settings_are_cuda_only():
+    from vicreg_report.training import PLAIN, speed_for
+
+    assert speed_for(torch.device("cpu")) == PLAIN
+    assert not any(vars(PLAIN).values())
+    cuda = speed_for(torch.device("cuda"))      # a device name; no GPU needed
+    assert cuda.bf16 and cuda.channels_last
+
+
+def test_accelerated_path_runs_on_cpu_with_float32_loss(tmp_path):
+    """The CUDA settings (bf16 forward, channels_last, fused Adam) exercised on the CPU."""
+    from vicreg_report.training import Speed, loss_terms
+
+    p = SMOKE.replace(epochs=1)
+    d = data.synthetic(0, p.train_images, p.test_images)
+    fast = Speed(bf16=True, channels_last=True, fused_adam=True, one_pass_views=True)
+    result, model = train_vicreg(p, d, tmp_path / "f.pt", DEVICE, show_progress=False,
+                                 speed=fast)
+    _, _, plain, _ = smoke_train(tmp_path, 0, "p")
+    assert all(torch.isfinite(torch.tensor(v)).all() for v in result.history.train.values())
+    assert result.history.train["total"] != plain.history.train["total"][:4]  # bf16 rounds
+    conv = next(m for m in model.modules() if isinstance(m, torch.nn.Conv2d))
+    assert conv.weight.is_contiguous(memory_format=torch.channels_last)
+    x = torch.randn(p.batch_size, 3, 32, 32)
+    terms = loss_terms(model, x, x.flip(3), p, fast)
+    assert terms.total.dtype == torch.float32
+    reloaded = load_checkpoint(p, tmp_path / "f.pt", DEVICE)      # plain layout loads it
+    assert torch.equal(reloaded.state_dict()["encoder.0.weight"], conv.weight)

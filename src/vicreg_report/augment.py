@@ -1,15 +1,17 @@
 """The two-view augmentation T of STUDY.md, done on whole batches of tensors.
 
 Every sample draws its own parameters (crop box, flip, jitter factors and their
-order, grayscale, blur sigma), from a ``torch.Generator`` so that runs repeat.
-``reference_transform`` is the same distribution as torchvision per-image
-transforms, kept as the reference the batched path is checked against.
+order, grayscale, blur sigma), from a CPU ``torch.Generator`` so that runs
+repeat, on any device: ``draw_params`` draws them, ``apply_params`` applies them
+(on a GPU after one copy, without waiting for it). ``reference_transform`` is the
+same distribution as torchvision per-image transforms, kept as the reference the
+batched path is checked against (tests/test_augment_distribution.py).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from functools import lru_cache
 
 import torch
@@ -230,6 +232,12 @@ class ViewParams:
                        sigma=sigma[:, 0])
 
 
+def cat_params(*parts: ViewParams) -> ViewParams:
+    """Several batches' parameters as one batch, in order."""
+    return ViewParams(*(torch.cat([getattr(part, f.name) for part in parts])
+                        for f in fields(ViewParams)))
+
+
 def draw_params(n: int, size: int, g: torch.Generator) -> ViewParams:
     """One view's parameters for n samples, drawn from ``g`` (on the CPU) in a fixed order.
 
@@ -261,9 +269,20 @@ def augment(images: Tensor, g: torch.Generator) -> Tensor:
     return apply_params(images, draw_params(n, size, g))
 
 
-def two_views(images: Tensor, g: torch.Generator) -> tuple[Tensor, Tensor]:
-    """Two independent augmentations of the same batch."""
-    return augment(images, g), augment(images, g)
+def two_views(images: Tensor, g: torch.Generator,
+              one_pass: bool = False) -> tuple[Tensor, Tensor]:
+    """Two independent augmentations of the same batch.
+
+    ``one_pass``: augment both views as one batch of 2n images, half the kernel
+    launches on a GPU. The parameters are the same; the values may differ from
+    two passes in float rounding, so the CPU keeps two passes.
+    """
+    n, _, size, _ = images.shape
+    first, second = draw_params(n, size, g), draw_params(n, size, g)
+    if not one_pass:
+        return apply_params(images, first), apply_params(images, second)
+    both = apply_params(torch.cat([images, images]), cat_params(first, second))
+    return both[:n], both[n:]
 
 
 def reference_transform():

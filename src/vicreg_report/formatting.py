@@ -144,17 +144,19 @@ def _mean_std(mean: float, std: float, kind: str, lang: str, what: str) -> str:
     return f"{LRM}{text}{RLM}" if lang == "he" else text
 
 
-def spread(s, kind: str, lang: str = "en") -> str:
+def spread(s, kind: str, lang: str = "en", count: bool = True) -> str:
     """A metric over seeds (an entry of ``metrics.across_seeds``: mean, std, n), for a
     table: one seed as the single value, written as ``metric`` writes it; several as
     'mean ± std (n seeds)': {'mean': 0.5, 'std': 0.0221, 'n': 2} -> '50.00% ± 2.21%
-    (2 seeds)'.  None (no such metric) as a dash."""
+    (2 seeds)'; ``count=False`` leaves out ' (n seeds)' (for a table whose heading
+    says it).  None (no such metric) as a dash."""
     if s is None:
         return DASH
     mean, std, n = _seed_entry(s, "spread")
     if n == 1:
         return _by_kind(mean, kind, lang, "spread")
-    return f"{_mean_std(mean, std, kind, lang, 'spread')} ({n} {_units(lang)['seeds']})"
+    text = _mean_std(mean, std, kind, lang, "spread")
+    return f"{text} ({n} {_units(lang)['seeds']})" if count else text
 
 
 def over_seeds(s, kind: str, lang: str = "en") -> str:

@@ -369,6 +369,7 @@ def report(run: Run, seeds: list[int] | None = None) -> dict[str, Path]:
     _timed(run, "figures", t)
     t = time.perf_counter()
     context = build_context(run, studies[0], figure_paths, seeds=across_seeds(per_seed),
+                            seed_ids=seeds,
                             stale=[s for r in runs for s in r.stale])
     outputs = build_document(context, run.report_dir)
     _timed(run, "render", t)

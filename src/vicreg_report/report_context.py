@@ -9,15 +9,12 @@ from __future__ import annotations
 import os
 import re
 from datetime import datetime, timezone
-from pathlib import Path
 
 import numpy as np
 
 from .claims import evaluate_claims
 from .embedding2d import ANIMALS, VEHICLES
 from .losses import TERM_NAMES
-from .errors import VicregError
-from .metrics import BY_NAME, read_metrics
 from .original import original
 from .render import METRIC_PATHS, SECTIONS
 from .results import git_commit
@@ -47,7 +44,7 @@ def build_context(run, study, figures: dict, seeds: dict | None = None,
                   stale: list | None = None, seed_ids: list[int] | None = None) -> dict:
     """``seeds``: metrics.across_seeds over the seeds shown (None: this run's one seed);
     ``stale``: (stage, why) of saved results used although their inputs changed;
-    ``seed_ids``: the seeds shown, the first one first (None: found from ``seeds``)."""
+    ``seed_ids``: the seeds shown, the first one first (None: this run's seed)."""
     rel = lambda name: os.path.relpath(figures[name], run.report_dir)  # noqa: E731
     res = {stage: record.result for stage, record in study.results.items()}
     ctx = {
@@ -66,7 +63,7 @@ def build_context(run, study, figures: dict, seeds: dict | None = None,
         "original": original()["reported"],
     }
     ctx["seeds"] = dict(seeds) if seeds else single_seed(ctx)
-    ids = list(seed_ids) if seed_ids else _seed_ids(run, ctx["seeds"])
+    ids = list(seed_ids) if seed_ids else [run.profile.seed]
     ctx["setup"]["seeds"] = seed_summary(ctx["seeds"], run.profile.seed, ids)
     ctx["stale"] = stale_entries(stale or [])
     ctx["stale_sections"] = stale_sections(ctx["stale"])
@@ -102,36 +99,6 @@ def seed_summary(seeds: dict, first: int, ids: list[int] | None) -> dict:
     n = max((s["n"] for s in seeds.values()), default=1)
     return {"n": n, "first": first, "several": n > 1, "ids": ids}
 
-
-def _seed_ids(run, seeds: dict) -> list[int] | None:
-    """The seeds behind ``seeds``, first seed first: this run's seed alone for one seed;
-    for several, the sibling results folders (seed-N) whose metrics are exactly the
-    values of ``seeds``.  None if that does not identify them."""
-    n = max((s["n"] for s in seeds.values()), default=1)
-    first = run.profile.seed
-    if n == 1:
-        return [first]
-    found = {}
-    parent = Path(run.results_dir).parent
-    for folder in sorted(parent.glob("seed-*")):
-        try:
-            seed = int(folder.name.split("-", 1)[1])
-            found[seed] = read_metrics(folder)
-        except (ValueError, VicregError):
-            continue
-    for name, entry in seeds.items():   # across_seeds lists values in sorted seed order
-        if name not in BY_NAME:
-            return None
-        found = {s: m for s, m in found.items() if m.get(name) in entry["values"]}
-    ids = sorted(found)
-    if len(ids) != n or first not in ids or any(
-            [found[s][name] for s in ids] != list(entry["values"])
-            for name, entry in seeds.items()):
-        return None
-    return [first, *(s for s in ids if s != first)]
-
-
-# ---------------------------------------------------------------- stale results
 
 def stale_entries(stale) -> list[dict]:
     """(stage, why) pairs, or {"stage", "why"} dicts, as the document lists them: each
@@ -172,22 +139,32 @@ def _provenance_value(field: str, value):
 
 
 def provenance_table(run, study, seed_ids: list[int] | None) -> dict:
-    """Every result's provenance for the appendix: the fields all results share, once
-    (``common``); the others (``varying``) and each result's wall time and stage key, one
-    row per result; the command that reruns the study."""
+    """Every result's provenance for the appendix.
+
+    ``common``: each field of PROVENANCE_FIELDS once, with the value most results have;
+    ``varying``: the fields in which some result differs; ``rows``: one per result (each
+    trained encoder, each probe, each experiment record) with its stage, wall time, the
+    start of its stage key and, for each varying field, its own value where it differs
+    from ``common`` (None where it does not); the command that reruns the study."""
     records = ([(f"train:{e}", t.provenance) for e, t in study.trained.items()]
                + [(f"probe:{e}", r.provenance) for e, r in study.probes.items()]
                + [(stage, r.provenance) for stage, r in study.results.items()])
     common, varying = {}, []
     for field in PROVENANCE_FIELDS:
         values = [_provenance_value(field, getattr(p, field)) for _, p in records]
-        if all(v == values[0] for v in values):
-            common[field] = values[0]
-        else:
+        counts = {}
+        for v in values:
+            counts[v] = counts.get(v, 0) + 1
+        common[field] = max(counts, key=counts.get)   # ties: the first seen
+        if len(counts) > 1:
             varying.append(field)
-    rows = [{"stage": stage, "wall_time_s": p.wall_time_s, "stage_key": p.stage_key[:8],
-             **{f: _provenance_value(f, getattr(p, f)) for f in varying}}
-            for stage, p in records]
+    rows = []
+    for stage, p in records:
+        row = {"stage": stage, "wall_time_s": p.wall_time_s, "stage_key": p.stage_key[:8]}
+        for f in varying:
+            value = _provenance_value(f, getattr(p, f))
+            row[f] = None if value == common[f] else value
+        rows.append(row)
     p = run.profile
     ids = seed_ids or [p.seed]
     return {"common": common, "varying": varying, "rows": rows,

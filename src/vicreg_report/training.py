@@ -40,10 +40,12 @@ class Speed:
     channels_last: bool = False   # NHWC model weights and inputs
     fused_adam: bool = False      # one fused kernel per optimizer step
     cudnn_benchmark: bool = False
+    one_pass_views: bool = False  # augment both views as one batch (half the launches)
 
 
 PLAIN = Speed()
-CUDA_SPEED = Speed(bf16=True, channels_last=True, fused_adam=True, cudnn_benchmark=True)
+CUDA_SPEED = Speed(bf16=True, channels_last=True, fused_adam=True, cudnn_benchmark=True,
+                   one_pass_views=True)
 
 
 def speed_for(device: torch.device) -> Speed:
@@ -68,9 +70,9 @@ def as_tensor(images: np.ndarray, device: torch.device) -> torch.Tensor:
 Pairs = Callable[[torch.Tensor, torch.Generator], tuple[torch.Tensor, torch.Tensor]]
 
 
-def augmented_pairs(images: torch.Tensor) -> Pairs:
+def augmented_pairs(images: torch.Tensor, speed: Speed = PLAIN) -> Pairs:
     """Q1/Q4: two independent augmentations of each image."""
-    return lambda idx, g: two_views(images[idx], g)
+    return lambda idx, g: two_views(images[idx], g, speed.one_pass_views)
 
 
 def neighbour_pairs(images: torch.Tensor, neighbours: torch.Tensor) -> Pairs:
@@ -148,7 +150,7 @@ def test_loss(model: VICReg, images: torch.Tensor, p: Profile,
     g = torch.Generator().manual_seed(TEST_VIEW_SEED)
     log = TermLog()
     for start in range(0, len(images) - p.batch_size + 1, p.batch_size):
-        x, y = two_views(images[start:start + p.batch_size], g)
+        x, y = two_views(images[start:start + p.batch_size], g, speed.one_pass_views)
         log.add(loss_terms(model, x, y, p, speed))
     model.train()
     # Left-to-right double additions: ``sum()`` compensates rounding since Python 3.12,
@@ -168,19 +170,19 @@ def train_vicreg(p: Profile, data: PreparedData, checkpoint: Path, device: torch
     The test loss always uses two augmented views of the test images.
     ``speed``: default ``speed_for(device)``.
     """
-    speed = speed_for(device) if speed is None else speed
     started = time.perf_counter()
+    speed = speed_for(device) if speed is None else speed
     epochs = p.epochs if epochs is None else epochs
     train_idx = balanced_subset(data.train_y, p.train_images)
     test_idx = balanced_subset(data.test_y, min(p.test_loss_images, p.test_images))
     train_images = as_tensor(data.train_x[train_idx], device)
     test_images = as_tensor(data.test_x[test_idx], device)
-    pairs = (augmented_pairs(train_images) if neighbours is None
-             else neighbour_pairs(train_images, neighbours))
     if len(train_images) < p.batch_size or len(test_images) < p.batch_size:
         raise VicregError(f"Profile {p.name!r} needs at least one full batch of {p.batch_size} "
                           "train and test images; lower batch_size or use more images.")
 
+    pairs = (augmented_pairs(train_images, speed) if neighbours is None
+             else neighbour_pairs(train_images, neighbours))
     model = prepare_model(build_model(p), device, speed)
     optimizer = make_optimizer(model, p, speed)
     shuffle = torch.Generator().manual_seed(p.seed)
