@@ -370,7 +370,8 @@ def report(run: Run, seeds: list[int] | None = None) -> dict[str, Path]:
     t = time.perf_counter()
     context = build_context(run, studies[0], figure_paths, seeds=across_seeds(per_seed),
                             seed_ids=seeds,
-                            stale=[s for r in runs for s in r.stale])
+                            stale=[(f"{stage} (seed {r.profile.seed})" if len(runs) > 1 else stage, why)
+                                   for r in runs for stage, why in r.stale])
     outputs = build_document(context, run.report_dir)
     _timed(run, "render", t)
     run.timings["total"] = time.perf_counter() - started

@@ -120,7 +120,8 @@ def stale_sections(stale: list[dict]) -> dict[str, list[str]]:
     sections also take the training, representations and probe of their encoder)."""
     out: dict[str, list[str]] = {s: [] for s in SECTIONS}
     for item in stale:
-        kind, _, encoder = item["stage"].partition(":")
+        kind, _, rest = item["stage"].partition(":")
+        encoder = rest.split(" ")[0]        # "q4 (seed 1)" with several seeds
         targets = list(STAGE_SECTIONS.get(kind, ()))
         if kind in ("train", "representations", "probe") and encoder in ("q4", "q5"):
             targets.append(encoder)
