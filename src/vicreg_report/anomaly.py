@@ -25,7 +25,7 @@ def mnist_to_cifar_format(images: np.ndarray) -> np.ndarray:
     if images.ndim != 3 or images.dtype != np.uint8:
         raise VicregError(f"Expected uint8 grey images (N, H, W), got {images.dtype} "
                           f"{images.shape}.")
-    x = torch.from_numpy(images).float().unsqueeze(1)
+    x = torch.tensor(images, dtype=torch.float32).unsqueeze(1)   # copies: input may be read-only
     x = F.interpolate(x, size=(32, 32), mode="bilinear", align_corners=False)
     x = x.round().clamp(0, 255).to(torch.uint8).squeeze(1).numpy()
     return np.repeat(x[..., None], 3, axis=-1)
