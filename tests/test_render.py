@@ -1015,14 +1015,28 @@ def test_stale_sections_follow_the_stage_kinds():
     sections = stale_sections(stale_entries([
         ("train:q1", "x"), ("representations:q5", "x"), ("laplacian:raw_pixels", "x"),
         ("retrieval:q1", "x"), ("anomaly:q5", "x"), ("embedding2d:q4", "x")]))
-    assert sections["training"] == sections["probe"] == ["train:q1", "representations:q5"]
-    assert sections["q5"] == ["representations:q5"] and sections["q4"] == ["embedding2d:q4"]
-    assert sections["q2"] == ["embedding2d:q4"] and sections["q6"] == ["laplacian:raw_pixels"]
-    assert sections["q7"] == ["retrieval:q1"] and sections["anomaly"] == ["anomaly:q5"]
-    assert sections["clustering"] == []
+    stages = {name: [s["stage"] for s in shown] for name, shown in sections.items()}
+    assert stages["training"] == stages["probe"] == ["train:q1", "representations:q5"]
+    assert stages["q5"] == ["representations:q5"] and stages["q4"] == ["embedding2d:q4"]
+    assert stages["q2"] == ["embedding2d:q4"] and stages["q6"] == ["laplacian:raw_pixels"]
+    assert stages["q7"] == ["retrieval:q1"] and stages["anomaly"] == ["anomaly:q5"]
+    assert stages["clustering"] == []
     entry = stale_entries([("x:y", "inputs changed (key - -> 0d3004d0); shown as saved")])[0]
     assert (entry["reason"], entry["old_key"], entry["new_key"]) == ("inputs_changed", "-",
                                                                     "0d3004d0")
+
+
+@pytest.mark.parametrize("lang,label", [("en", "`train:q4` (seed 12)"),
+                                        ("he", "`train:q4` (זרע 12)")])
+def test_stale_stages_name_their_seed_when_several_seeds_render(lang, label):
+    ctx = several_seeds(make_context())
+    ctx["stale"] = stale_entries([(stage, why, 12) for stage, why in STALE])
+    ctx["stale_sections"] = stale_sections(ctx["stale"])
+    md = render.render_markdown(lang, ctx)
+    assert md.index(label) < md.index("{#sec-summary}")         # in the list at the top
+    assert label in section_text(md, "sec-q4")                   # and in the section's box
+    one = render.render_markdown(lang, derive(make_context() | {"stale": STALE}))
+    assert "`train:q4`" in one and label not in one
 
 
 def test_stale_warning_is_a_box_in_the_pdf_source(tmp_path):

@@ -159,7 +159,8 @@ CONTEXT_SCHEMA: dict[str, Any] = {
     # metrics.across_seeds over the seeds shown, for every metric the context holds
     "seeds": {name: {"mean": None, "std": None, "n": None, "values": None}
               for name in METRIC_PATHS},
-    "stale": [{"stage": None, "why": None, "reason": None, "old_key": None, "new_key": None}],
+    "stale": [{"stage": None, "seed": None, "why": None, "reason": None, "old_key": None,
+               "new_key": None}],
     "stale_sections": {section: None for section in SECTIONS},
     "provenance": {"common": None, "varying": None,
                    "rows": [{"stage": None, "wall_time_s": None, "stage_key": None}],

@@ -101,13 +101,17 @@ def seed_summary(seeds: dict, first: int, ids: list[int] | None) -> dict:
 
 
 def stale_entries(stale) -> list[dict]:
-    """(stage, why) pairs, or {"stage", "why"} dicts, as the document lists them: each
-    once, with the old and new key read from the reason where it names them."""
+    """(stage, why) or (stage, why, seed) tuples, or dicts with those keys, as the
+    document lists them: each once, with the old and new key read from the reason
+    where it names them; seed is None where the document covers one seed."""
     out = []
     for item in stale:
-        stage, why = (item["stage"], item["why"]) if isinstance(item, dict) else item
+        if isinstance(item, dict):
+            stage, why, seed = item["stage"], item["why"], item.get("seed")
+        else:
+            stage, why, seed = (*item, None)[:3]
         m = _STALE_WHY.search(why)
-        entry = {"stage": stage, "why": why,
+        entry = {"stage": stage, "seed": seed, "why": why,
                  "reason": "inputs_changed" if m else "other",
                  "old_key": m["old"] if m else None, "new_key": m["new"] if m else None}
         if entry not in out:
@@ -115,19 +119,20 @@ def stale_entries(stale) -> list[dict]:
     return out
 
 
-def stale_sections(stale: list[dict]) -> dict[str, list[str]]:
-    """Section -> the stale stages whose results it shows (STAGE_SECTIONS; the Q4 and Q5
-    sections also take the training, representations and probe of their encoder)."""
-    out: dict[str, list[str]] = {s: [] for s in SECTIONS}
+def stale_sections(stale: list[dict]) -> dict[str, list[dict]]:
+    """Section -> the stale stages ({"stage", "seed"}) whose results it shows
+    (STAGE_SECTIONS; the Q4 and Q5 sections also take the training, representations
+    and probe of their encoder)."""
+    out: dict[str, list[dict]] = {s: [] for s in SECTIONS}
     for item in stale:
-        kind, _, rest = item["stage"].partition(":")
-        encoder = rest.split(" ")[0]        # "q4 (seed 1)" with several seeds
+        kind, _, encoder = item["stage"].partition(":")
         targets = list(STAGE_SECTIONS.get(kind, ()))
         if kind in ("train", "representations", "probe") and encoder in ("q4", "q5"):
             targets.append(encoder)
+        shown = {"stage": item["stage"], "seed": item["seed"]}
         for section in targets:
-            if item["stage"] not in out[section]:
-                out[section].append(item["stage"])
+            if shown not in out[section]:
+                out[section].append(shown)
     return out
 
 
