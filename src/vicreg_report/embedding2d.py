@@ -17,7 +17,10 @@ alike) on 10 overlapping Gaussian classes in 128-D:
     10,000   10.4 s         19.3 s        31.2 s       0.70 / 0.71 / 0.71
 
 (openTSNE-fft vs -bh crosses over near 4,000 points: 7.4 vs 6.6 s.) Seeded runs
-are bit-identical on CPU for the same input.
+are bit-identical on CPU for the same input and thread count. The thread count
+is fixed (TSNE_THREADS) because the FFT path's map depends on it: on 6,000
+points, 1, 2 and 4 threads gave three different maps (Barnes-Hut on 2,000: the
+same map), so more threads on a bigger machine would change the results.
 """
 
 from __future__ import annotations
