@@ -107,3 +107,56 @@ def test_drop_self_removes_own_index_wherever_it_is_else_the_last_column():
     d, i = _drop_self(distances, indices, np.array([0, 1, 2]))
     assert i.tolist() == [[5, 6], [7, 8], [3, 4]]
     assert d.tolist() == [[1, 2], [3, 5], [6, 7]]
+
+
+# ---------------------------------------------------------------- faiss and torch agree
+
+@pytest.fixture(scope="module")
+def study_sized():
+    """Class-structured 128-D points at the full study's anomaly size: 50,000 train
+    representations, 10,000 test queries."""
+    rng = np.random.default_rng(1)
+    centres = rng.standard_normal((10, 128)).astype(np.float32) * 3
+    reference = centres[rng.integers(0, 10, 50_000)] + rng.standard_normal((50_000, 128),
+                                                                           dtype=np.float32)
+    queries = centres[rng.integers(0, 10, 10_000)] + rng.standard_normal((10_000, 128),
+                                                                         dtype=np.float32)
+    return reference.astype(np.float32), queries.astype(np.float32)
+
+
+def _same_up_to_ties(faiss_out, torch_out, rtol=1e-5):
+    (fd, fi), (td, ti) = faiss_out, torch_out
+    np.testing.assert_allclose(td, fd, rtol=rtol, atol=1e-3)
+    differ = fi != ti
+    # Where the order differs, the two distances are a tie within float rounding.
+    np.testing.assert_allclose(td[differ], fd[differ], rtol=rtol, atol=1e-3)
+    return differ.mean()
+
+
+def test_torch_search_returns_faiss_neighbours_at_study_size(study_sized):
+    from vicreg_report.neighbours import faiss_search, torch_search
+
+    reference, queries = study_sized
+    share_differing = _same_up_to_ties(faiss_search(reference, queries, 4),
+                                       torch_search(reference, queries, 4))
+    assert share_differing < 1e-3
+
+
+def test_knn_without_faiss_gives_the_same_neighbours(study_sized, monkeypatch):
+    import vicreg_report.neighbours as nb
+
+    reference = study_sized[0][:20_000]
+    with_faiss = nb.knn(reference, reference, 3, exclude_self=True)
+    monkeypatch.setattr(nb, "BACKEND", "torch")
+    without = nb.knn(reference, reference, 3, exclude_self=True)
+    assert not (without[1] == np.arange(len(reference))[:, None]).any()   # never itself
+    assert _same_up_to_ties(with_faiss, without) < 1e-3
+
+
+def test_torch_search_hand_checked():
+    from vicreg_report.neighbours import torch_search
+
+    reference = np.array([[0, 0], [3, 4], [6, 8], [1, 0]], np.float32)
+    squared, index = torch_search(reference, np.array([[0, 0], [6, 7]], np.float32), 2)
+    assert index.tolist() == [[0, 3], [2, 1]]
+    np.testing.assert_allclose(squared, [[0, 1], [1, 18]], atol=1e-5)

@@ -11,7 +11,7 @@ def statuses(run):
 
 
 def run_smoke(profile=SMOKE, **kw):
-    run = pipeline.Run(profile, show_progress=False, **kw)
+    run = pipeline.Run(profile, show_progress=False, **{"workers": 1, **kw})
     return run, pipeline.run_study(run)
 
 
@@ -117,3 +117,22 @@ def test_metrics_read_from_a_saved_run_and_verify_fails_outside_tolerance(same_b
     off = dict(exact, auc_q1={"expected": measured["auc_q1"] + 0.01, "tolerance": 0.005})
     failed = [c.metric for c in verify.compare(measured, off) if not c.passed]
     assert failed == ["auc_q1"]
+
+
+def test_stages_side_by_side_give_the_same_results_as_in_turn(first_run, tmp_path,
+                                                               monkeypatch):
+    """Probes and experiments in two worker processes: every result file (data and
+    arrays; provenance and timings aside) equals the one computed in turn."""
+    from vicreg_report.evidence import bit_identity
+    from vicreg_report.results import ProbeResult, load_record
+
+    _, serial, _ = first_run
+    assert serial.worker_count == 1
+    monkeypatch.setenv("VICREG_BUILD_DIR", str(tmp_path / "side-by-side"))
+    run, study = run_smoke(workers=2)
+    assert statuses(run)["clustering:q1"] == "recomputed"
+    same = bit_identity(serial.results_dir, run.results_dir)
+    assert same["identical"], same["differing"]
+    assert same["files_compared"] >= 30
+    saved = load_record(serial.results_dir / "probe.q1.json", ProbeResult).result
+    assert study.probes["q1"].result == saved

@@ -3,14 +3,14 @@ import json
 import pytest
 
 from vicreg_report.results import (LossHistory, ProbeResult, Provenance, ResultError, TrainResult,
-                                   atomic_write, load_result, save_result)
+                                   atomic_write, load_record, load_result, save_result)
 
 
 def provenance():
     return Provenance(commit="abc", profile="smoke", config_hash="h", config={"lr": 0.001},
                       seed=0, data_source="synthetic", data_fingerprint="f" * 64,
                       data_verified=True, python="3.11", torch="2", torchvision="0",
-                      numpy="2", device="cpu", wall_time_s=1.5, created="2026-01-01T00:00:00+00:00")
+                      numpy="2", libraries={"scikit-learn": "1.5"}, device="cpu", wall_time_s=1.5, created="2026-01-01T00:00:00+00:00")
 
 
 def train_result():
@@ -25,8 +25,10 @@ def test_round_trip(tmp_path):
     path = save_result(result, tmp_path / "r.json")
     assert load_result(path, TrainResult) == result
     probe = ProbeResult(encoder="q1", test_acc=0.5, train_acc=0.6, per_class_test_acc=[0.5] * 10,
-                        settings={"epochs": 3}, provenance=provenance())
+                        settings={"epochs": 3})
     assert load_result(save_result(probe, tmp_path / "p.json"), ProbeResult) == probe
+    record = load_record(save_result(probe, tmp_path / "p.json", provenance()), ProbeResult)
+    assert (record.result, record.provenance) == (probe, provenance())
 
 
 def test_truncated_file_is_a_clear_error(tmp_path):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 
 from rich.markup import escape
 
@@ -12,6 +13,7 @@ from .config import DEFAULT_PROFILE, PROFILES, get_profile
 from .errors import VicregError
 from .paths import REPO_ROOT
 from .progress import console
+from .stages import STAGE_THREADS
 
 STAGES = {
     "prepare": "find, check and cache the data (CIFAR-10 train/test, MNIST test)",
@@ -23,6 +25,8 @@ STAGES = {
               "reference; exit 1 on any failure",
     "evidence": "from saved runs of several seeds, write the evidence file and the "
                 "reference tolerances (reference/<profile>.json)",
+    "import-results": "check the results a GPU run sent back (scripts/device_full.sh) and "
+                      "make results/<profile>/seed-<N>/ hold them",
 }
 FORCEABLE = ("all", "train", "representations", "probe", "embedding2d", "laplacian",
              "retrieval", "anomaly", "clustering")
@@ -57,10 +61,19 @@ def parser() -> argparse.ArgumentParser:
         sp.add_argument("--results", metavar="DIR",
                         help="read and write one run's results here instead of "
                              "build/results/<profile>/seed-<N>/")
+        sp.add_argument("--workers", type=int, metavar="N",
+                        help="stages computed side by side, each with "
+                             f"{STAGE_THREADS} threads (default: cores // {STAGE_THREADS})")
         sp.add_argument("--no-progress", action="store_true", help="hide progress bars")
         if stage == "verify":
             sp.add_argument("--reuse", action="store_true",
                             help="keep fresh saved results instead of recomputing everything")
+        if stage == "import-results":
+            sp.add_argument("path", metavar="PATH",
+                            help="the folder the GPU run's files were fetched into, or its "
+                                 "results.tar.gz")
+            sp.add_argument("--into", metavar="DIR",
+                            help="results folder to fill (default results/<profile>/seed-<N>/)")
         if stage == "evidence":
             sp.add_argument("--rerun", metavar="DIR",
                             help="results folder of a second run of the first seed, to record "
@@ -76,7 +89,7 @@ def make_run(args) -> tuple[pipeline.Run, list[int]]:
     run = pipeline.Run(profile.replace(seed=seeds[0]), data=args.data, download=args.download,
                        device=args.device, force=frozenset(args.force),
                        show_progress=not args.no_progress, saved_only=args.saved_only,
-                       results=args.results)
+                       results=args.results, workers=args.workers)
     if profile.name == "full" and args.device == "auto" and run.torch_device.type == "cpu":
         full_without_gpu(run, args.stage)
     return run, seeds
@@ -90,8 +103,9 @@ def full_without_gpu(run: pipeline.Run, stage: str) -> None:
         raise VicregError(
             "The full profile needs a GPU (ResNet-18, 50,000 images, 30 epochs; days on a "
             "CPU) and no committed full-profile results were found in "
-            f"{committed}. Run scripts/full_gpu.sh on a GPU machine, or pass --device cpu "
-            "to compute on this CPU anyway.")
+            f"{committed}. Run scripts/device_full.sh in a GPU slot and bring its results "
+            "home with `python -m vicreg_report import-results` (scripts/README.md), or "
+            "pass --device cpu to compute on this CPU anyway.")
     console.print(f"[yellow]no GPU: rendering the committed full-profile results in "
                   f"{committed} (stale ones are marked)")
     run.saved_only = True
@@ -127,7 +141,22 @@ def run_evidence(run: pipeline.Run, seeds: list[int], rerun: str | None) -> None
                       f"({same['files_compared']} files; differing: {same['differing']})")
 
 
+def import_results(args) -> None:
+    from .shipment import default_target, unpack
+
+    seeds = args.seed or [get_profile(args.profile).seed]
+    if len(seeds) != 1:
+        raise VicregError("import-results takes one seed: the run the archive holds.")
+    into = args.into or default_target(args.profile, seeds[0])
+    names = unpack(args.path, into, args.profile, seeds[0])
+    console.print(f"imported {len(names)} files into {into}; every one checked "
+                  f"(profile {args.profile}, seed {seeds[0]}). Render them with "
+                  f"`nox -s report -- --profile {args.profile}`.")
+
+
 def run_stage(args) -> None:
+    if args.stage == "import-results":
+        return import_results(args)
     run, seeds = make_run(args)
     if args.stage == "verify":
         if not (args.reuse or run.saved_only or run.force):
@@ -142,8 +171,13 @@ def run_stage(args) -> None:
             console.print(f"{name:>8}: {path}")
     elif args.stage == "evaluate":
         for seed in seeds:
-            study = pipeline.run_study(pipeline.for_seed(run, seed))
-            for name, probe in study.probes.items():
+            seed_run = pipeline.for_seed(run, seed)
+            started = time.perf_counter()
+            study = pipeline.run_study(seed_run)
+            seed_run.timings["study"] = time.perf_counter() - started
+            pipeline.save_timings(seed_run)
+            for name, record in study.probes.items():
+                probe = record.result
                 console.print(f"seed {seed}, probe {name}: test {probe.test_acc:.2%}, "
                               f"train {probe.train_acc:.2%}")
     else:

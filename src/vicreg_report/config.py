@@ -109,6 +109,16 @@ SMOKE = Profile(
 )
 
 PROFILES = {p.name: p for p in (SMOKE, QUICK, FULL)}
+
+# The study's encoders: Q1 (VICReg), Q4 (without the variance term), Q5 (pairs of
+# neighbours), and Q1's untrained initial weights as the control.
+TRAINED = ("q1", "q4", "q5")
+ENCODERS = (*TRAINED, "random_init")
+
+
+def encoder_profile(p: Profile, encoder: str) -> Profile:
+    """Q4 is Q1 without the variance term; every other encoder shares Q1's configuration."""
+    return p.replace(mu=0.0) if encoder == "q4" else p
 DEFAULT_PROFILE = "quick"
 
 

@@ -378,3 +378,8 @@ def balanced_subset(labels: np.ndarray, n: int) -> np.ndarray:
     per_class = n // len(classes)
     picks = [np.flatnonzero(labels == c)[:per_class] for c in classes]
     return np.sort(np.concatenate(picks))
+
+
+def study_subsets(p, d: PreparedData) -> tuple[np.ndarray, np.ndarray]:
+    """Indices of the profile ``p``'s train and test images (class-balanced prefixes)."""
+    return balanced_subset(d.train_y, p.train_images), balanced_subset(d.test_y, p.test_images)

@@ -21,7 +21,6 @@ import numpy as np
 from .errors import VicregError
 from .metrics import BY_NAME, across_seeds, read_metrics
 from .results import atomic_write
-from .stages import library_versions
 from .verify import REFERENCE_DIR
 
 MIN_SEEDS = 3
@@ -80,11 +79,11 @@ def bit_identity(first: Path, rerun: Path) -> dict:
 
 
 def _machine(results_dir: Path) -> dict:
-    prov = json.loads((results_dir / "probe.q1.json").read_text())["data"]["provenance"]
+    prov = json.loads((results_dir / "probe.q1.json").read_text())["provenance"]
     return {"device": prov["device"], "platform": platform.platform(),
             "cpu_count": os.cpu_count(), "python": prov["python"], "torch": prov["torch"],
             "torchvision": prov["torchvision"], "numpy": prov["numpy"],
-            "libraries": list(library_versions()), "commit": prov["commit"],
+            "libraries": prov["libraries"], "commit": prov["commit"],
             "created": prov["created"]}
 
 

@@ -213,11 +213,11 @@ def clusters_and_classes(panels: dict[str, tuple[np.ndarray, np.ndarray, np.ndar
 def study_figures(run, study) -> dict[str, Path]:
     """Every figure of the document, from the study's results and arrays."""
     from .anomaly import mnist_to_cifar_format
-    from .pipeline import subsets
+    from .data import study_subsets
 
     d = study.data
     out = run.report_dir / "figures"
-    train_idx, test_idx = subsets(run, d)
+    train_idx, test_idx = study_subsets(run.profile, d)
     classes, test_y = d.classes, d.test_y[test_idx]
     arrays, results = study.arrays, study.results
 

@@ -1,4 +1,11 @@
-"""Exact nearest and farthest neighbours by L2 distance; the one module that uses faiss."""
+"""Exact nearest and farthest neighbours by L2 distance; the one module that uses faiss.
+
+Exact kNN runs on faiss (IndexFlatL2) where it is installed; without it (a GPU
+machine with no faiss wheel, say) the same search runs in torch, on the GPU if
+there is one, as chunked matrix products and top-k. Both compute squared
+distances as |q|^2 + |r|^2 - 2 q.r in float32 and return the same neighbours,
+ties aside (tests/test_neighbours.py).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +13,7 @@ import os
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from .errors import VicregError
 
@@ -38,9 +46,15 @@ if _CORETYPE:
     os.environ["OPENBLAS_CORETYPE"] = _CORETYPE
 try:
     import faiss  # noqa: E402
+except ImportError:
+    faiss = None
 finally:
     if _CORETYPE:
         del os.environ["OPENBLAS_CORETYPE"]
+
+BACKEND = "faiss" if faiss is not None else "torch"
+# Queries per matrix product in the torch search: (chunk x reference) float32 distances.
+TORCH_CHUNK = {"cpu": 1024, "cuda": 8192}
 
 
 def _as_points(x: np.ndarray, name: str) -> np.ndarray:
@@ -88,18 +102,45 @@ def _drop_self(distances: np.ndarray, indices: np.ndarray,
     return distances[keep].reshape(rows, -1), indices[keep].reshape(rows, -1)
 
 
+def faiss_search(reference: np.ndarray, queries: np.ndarray,
+                 k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Squared L2 distances (ascending) and indices of the k nearest, by faiss IndexFlatL2."""
+    index = faiss.IndexFlatL2(reference.shape[1])
+    index.add(reference)
+    return index.search(queries, k)
+
+
+def torch_search(reference: np.ndarray, queries: np.ndarray, k: int,
+                 device: torch.device | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The same search in torch (float32, full precision), on ``device`` (default: the
+    GPU if there is one), a chunk of queries at a time."""
+    if device is None:
+        device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    ref = torch.from_numpy(reference).to(device)
+    ref_sq = (ref * ref).sum(1)
+    chunk = TORCH_CHUNK.get(device.type, TORCH_CHUNK["cpu"])
+    out_d, out_i = [], []
+    with torch.no_grad():
+        for start in range(0, len(queries), chunk):
+            q = torch.from_numpy(queries[start:start + chunk]).to(device)
+            squared = (q * q).sum(1, keepdim=True) + ref_sq[None, :] - 2.0 * (q @ ref.T)
+            d, i = torch.topk(squared, k, dim=1, largest=False, sorted=True)
+            out_d.append(d.cpu())
+            out_i.append(i.cpu())
+    return torch.cat(out_d).numpy(), torch.cat(out_i).numpy()
+
+
 def knn(reference: np.ndarray, queries: np.ndarray, k: int, exclude_self: bool = False,
         query_index: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """The k nearest reference points of each query: exact search (faiss IndexFlatL2).
+    """The k nearest reference points of each query: exact search (faiss, else torch).
 
     Returns Euclidean distances (not squared; float32, ascending) and indices (int64),
     both (len(queries), k). With ``exclude_self`` a query never gets itself back: query
     i is reference row ``query_index[i]`` (default i, the queries being the reference).
     """
     reference, queries, query_index = _check(reference, queries, k, exclude_self, query_index)
-    index = faiss.IndexFlatL2(reference.shape[1])
-    index.add(reference)
-    squared, indices = index.search(queries, k + int(exclude_self))
+    search = faiss_search if BACKEND == "faiss" else torch_search
+    squared, indices = search(reference, queries, k + int(exclude_self))
     distances = np.sqrt(np.clip(squared, 0.0, None))
     if exclude_self:
         distances, indices = _drop_self(distances, indices, query_index)

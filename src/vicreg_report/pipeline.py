@@ -1,13 +1,16 @@
-"""The study as a chain of stages, each cached under build/ by its stage key.
+"""The study in order: prepare -> train (Q1, Q4) -> representations -> Q5 training ->
+probes and experiments -> figures -> document.
 
-prepare -> train (Q1, Q4) -> representations -> Q5 training -> experiments
--> figures -> document. Every stage prints whether it reused its saved result
-or recomputed it, and why (see stages.py for what a key covers).
+Every stage goes through the stage engine (stages.py) and prints whether it
+reused its saved result or recomputed it, and why. On a CUDA GPU with cores to
+spare, Q1 and Q4 train side by side in two processes; the probes and
+experiments, which read only saved representations, run side by side in worker
+processes wherever there are cores for more than one.
 """
 
 from __future__ import annotations
 
-import io
+import dataclasses
 import json
 import time
 from dataclasses import dataclass, field
@@ -17,114 +20,25 @@ import numpy as np
 import torch
 
 from . import data as data_mod
-from .config import Profile
+from . import experiments
+from .config import ENCODERS, encoder_profile
 from .errors import VicregError
 from .model import build_model
-from .paths import build_dir
 from .progress import console
-from .results import ProbeResult, ResultError, TrainResult, atomic_write, load_record, \
-    load_result, make_provenance, save_result
-from .stages import stage_key
-from .training import load_checkpoint, select_device, train_vicreg
+from .representations import Reps, RepresentationsResult, describe, encode
+from .results import ResultError, TrainResult, atomic_write, load_record, load_result, \
+    make_provenance, save_result
+from .stages import Run, cached, in_workers, run_specs, save_arrays, stage_key
+from .training import load_checkpoint, train_vicreg
 
-TRAINED = ("q1", "q4", "q5")
-ENCODERS = (*TRAINED, "random_init")
-
-
-@dataclass
-class Run:
-    """Options shared by every stage of one invocation, and what each stage did."""
-
-    profile: Profile
-    data: str | None = None
-    download: bool = False
-    device: str = "auto"
-    force: frozenset = frozenset()    # stage names, or {"all"}
-    show_progress: bool = True
-    saved_only: bool = False          # never compute: use saved results, stale or not
-    results: Path | None = None       # read and write results here, not under build/
-    timings: dict = field(default_factory=dict)
-    log: list = field(default_factory=list)   # (stage, "reused" | "recomputed" | "stale", why)
-
-    @property
-    def results_dir(self) -> Path:
-        """``build/results/<profile>/seed-<seed>/`` unless ``results`` names a folder."""
-        if self.results is not None:
-            return Path(self.results)
-        return build_dir() / "results" / self.profile.name / f"seed-{self.profile.seed}"
-
-    @property
-    def stale(self) -> list[tuple[str, str]]:
-        """(stage, why) of every saved result used although its inputs changed."""
-        return [(stage, why) for stage, status, why in self.log if status == "stale"]
-
-    @property
-    def report_dir(self) -> Path:
-        return build_dir() / "report" / self.profile.name
-
-    @property
-    def torch_device(self) -> torch.device:
-        return select_device(self.device)
-
-    def forced(self, stage: str) -> bool:
-        return "all" in self.force or stage.split(":")[0] in self.force
-
-    def note(self, stage: str, status: str, why: str) -> None:
-        self.log.append((stage, status, why))
-        colour = {"reused": "green", "recomputed": "yellow"}.get(status, "red")
-        console.print(f"[{colour}]{status:>10}[/] {stage}: {why}", highlight=False)
+__all__ = ["Run", "Study", "run_study", "report", "prepare", "train_encoders", "for_seed"]
 
 
-def profile_of(p: Profile, encoder: str) -> Profile:
-    """Q4 is Q1 without the variance term; every other encoder shares Q1's configuration."""
-    return p.replace(mu=0.0) if encoder == "q4" else p
-
-
-def _cached(run: Run, stage: str, path: Path, key: str, load):
-    """The saved result if its key matches; None (and the reason noted) otherwise."""
-    if run.forced(stage):
-        why = "forced"
-    elif not path.is_file():
-        why = "no saved result"
-    else:
-        try:
-            saved, saved_key = load(path)
-        except ResultError as exc:
-            why = f"saved result unusable: {str(exc).split('. ')[0]}"
-        else:
-            if saved_key == key:
-                run.note(stage, "reused", f"{path.name}, key {key[:8]} unchanged")
-                return saved
-            why = f"inputs changed (key {saved_key[:8] or '-'} -> {key[:8]})"
-            if run.saved_only:
-                run.note(stage, "stale", f"{why}; shown as saved, marked stale")
-                _rekey(saved, key)   # so that every stage downstream reads as stale too
-                return saved
-    if run.saved_only:
-        raise VicregError(
-            f"Stage {stage} has no usable saved result in {run.results_dir} ({why}), and this "
-            "run only renders saved results. Run the study on a machine that can compute it "
-            "(for the full profile: a GPU, see scripts/full_gpu.sh), or drop --saved-only.")
-    run.note(stage, "recomputed", why)
-    return None
-
-
-def _rekey(saved, key: str) -> None:
-    """Give a stale result the key it would have now (results, records and Reps)."""
-    target = saved[0] if isinstance(saved, tuple) else saved
-    if hasattr(target, "provenance"):
-        target.provenance.stage_key = key
-    else:
-        target.key = key
-
-
-def _timed(run: Run, stage: str, started: float) -> None:
-    run.timings[stage] = run.timings.get(stage, 0.0) + time.perf_counter() - started
-
-
-# ---------------------------------------------------------------- data and training
+# ---------------------------------------------------------------- data
 
 def prepare(run: Run) -> data_mod.PreparedData:
+    """The data of ``run`` (downloaded first with --download; afterwards ``run`` reads the
+    downloaded copy, so that worker processes do not download again)."""
     started = time.perf_counter()
     p = run.profile
     if p.synthetic_data:
@@ -132,166 +46,94 @@ def prepare(run: Run) -> data_mod.PreparedData:
     else:
         target = Path(run.data or data_mod.default_locations()[-1]) if run.download else None
         d = data_mod.prepare(run.data, download_to=target)
-    _timed(run, "prepare", started)
+        if target is not None:
+            run.data, run.download = str(target), False
+    run.timed("prepare", time.perf_counter() - started)
     return d
 
 
-def train(run: Run, d, encoder: str = "q1", neighbours=None, upstream: str = "") -> TrainResult:
-    """Train one encoder unless a checkpoint of the same stage key exists.
+# ---------------------------------------------------------------- training
 
-    ``neighbours``: for Q5, a function returning the neighbour table (called only
-    when training actually runs).
-    """
-    p = profile_of(run.profile, encoder)
+def _train_stage(run: Run, d, encoder: str, upstream: str = "") -> tuple[str, str, Path]:
+    """(stage name, key, result path) of training ``encoder``."""
     stage = f"train:{encoder}"
-    key = stage_key(stage, p.config_hash(), d.fingerprint, upstream)
-    path = run.results_dir / f"train.{encoder}.json"
+    key = stage_key(stage, encoder_profile(run.profile, encoder).config_hash(), d.fingerprint,
+                    upstream)
+    return stage, key, run.results_dir / f"train.{encoder}.json"
 
+
+def _trained_loader(run: Run):
     def load(path):
         result = load_result(path, TrainResult)
         if not run.saved_only and not (run.results_dir / result.checkpoint).is_file():
             raise ResultError(f"its checkpoint {result.checkpoint} is missing")
         return result, result.provenance.stage_key
+    return load
 
-    result = _cached(run, stage, path, key, load)
-    if result is None:
-        started = time.perf_counter()
-        epochs = p.q5_epochs if encoder == "q5" else p.epochs
-        result, _ = train_vicreg(
-            p, d, run.results_dir / f"{encoder}.pt", run.torch_device, encoder,
-            run.show_progress, epochs=epochs,
-            neighbours=None if neighbours is None else torch.from_numpy(neighbours()))
-        result.provenance.stage_key = key
-        save_result(result, path)
-        _timed(run, f"train:{encoder}", started)
+
+def _train_and_save(run: Run, d, encoder: str, key: str, neighbours=None) -> TrainResult:
+    p = encoder_profile(run.profile, encoder)
+    started = time.perf_counter()
+    result, _ = train_vicreg(
+        p, d, run.results_dir / f"{encoder}.pt", run.torch_device, encoder, run.show_progress,
+        epochs=p.q5_epochs if encoder == "q5" else p.epochs,
+        neighbours=None if neighbours is None else torch.from_numpy(neighbours()))
+    result.provenance.stage_key = key
+    save_result(result, run.results_dir / f"train.{encoder}.json")
+    run.timed(f"train:{encoder}", time.perf_counter() - started)
     return result
 
 
+def _train_in_worker(run: Run, encoder: str, key: str) -> dict:
+    """In a worker process: train ``encoder`` and save it; the stage times it took."""
+    _train_and_save(run, prepare(run), encoder, key)
+    return run.timings
+
+
+def train(run: Run, d, encoder: str = "q1", neighbours=None, upstream: str = "") -> TrainResult:
+    """Train one encoder unless a result of the same stage key is saved.
+
+    ``neighbours``: for Q5, a function returning the neighbour table (called only
+    when training actually runs).
+    """
+    stage, key, path = _train_stage(run, d, encoder, upstream)
+    result = cached(run, stage, path, key, _trained_loader(run))
+    return result if result is not None else _train_and_save(run, d, encoder, key, neighbours)
+
+
+def train_encoders(run: Run, d) -> tuple[dict[str, TrainResult], dict[str, Reps]]:
+    """Q1 and Q4 from augmented pairs (side by side on a CUDA GPU with cores to spare),
+    then Q5 from pairs of Q1 neighbours."""
+    trained, pending = {}, []
+    for encoder in ("q1", "q4"):
+        stage, key, path = _train_stage(run, d, encoder)
+        saved = cached(run, stage, path, key, _trained_loader(run))
+        if saved is None:
+            pending.append((encoder, key))
+        else:
+            trained[encoder] = saved
+    if len(pending) > 1 and run.torch_device.type == "cuda" and run.worker_count > 1:
+        timings = in_workers(run, len(pending), [(_train_in_worker, (run, e, k))
+                                                 for e, k in pending],
+                             [f"train:{e}" for e, _ in pending])
+        for (encoder, _), seconds in zip(pending, timings):
+            run.timed(f"train:{encoder}", seconds[f"train:{encoder}"])
+            trained[encoder] = load_result(run.results_dir / f"train.{encoder}.json",
+                                           TrainResult)
+    else:
+        trained.update({e: _train_and_save(run, d, e, k) for e, k in pending})
+    reps = {"q1": representations(run, d, "q1", trained)}
+    trained["q5"] = train(run, d, "q5", neighbours=lambda: q5_neighbours(run, reps["q1"]),
+                          upstream=reps["q1"].key)
+    return trained, reps
+
+
 def load_encoder(run: Run, encoder: str, trained: dict[str, TrainResult]) -> torch.nn.Module:
-    p = profile_of(run.profile, encoder)
+    p = encoder_profile(run.profile, encoder)
     if encoder == "random_init":
         return build_model(p).to(run.torch_device).encoder  # the weights Q1 started from
     return load_checkpoint(p, run.results_dir / trained[encoder].checkpoint,
                            run.torch_device).encoder
-
-
-# ---------------------------------------------------------------- representations
-
-@dataclass
-class Reps:
-    """One encoder's representations of the profile's train and test images and MNIST."""
-
-    train: np.ndarray
-    test: np.ndarray
-    mnist: np.ndarray
-    key: str
-
-
-def subsets(run: Run, d) -> tuple[np.ndarray, np.ndarray]:
-    p = run.profile
-    return data_mod.balanced_subset(d.train_y, p.train_images), \
-        data_mod.balanced_subset(d.test_y, p.test_images)
-
-
-def representations(run: Run, d, encoder: str, trained: dict[str, TrainResult]) -> Reps:
-    from .anomaly import mnist_to_cifar_format
-    from .representations import encode
-
-    stage = f"representations:{encoder}"
-    upstream = trained[encoder].provenance.stage_key if encoder in trained else ""
-    key = stage_key(stage, run.profile.config_hash(), d.fingerprint, upstream)
-    path = run.results_dir / f"reps.{encoder}.npz"
-    reps = _cached(run, stage, path, key, _load_reps)
-    if reps is None:
-        started = time.perf_counter()
-        net = load_encoder(run, encoder, trained)
-        train_idx, test_idx = subsets(run, d)
-        with console.status(f"encoding with {encoder}"):
-            reps = Reps(encode(net, d.train_x[train_idx], run.torch_device),
-                        encode(net, d.test_x[test_idx], run.torch_device),
-                        encode(net, mnist_to_cifar_format(d.mnist_x), run.torch_device), key)
-        save_arrays(path, {"train": reps.train, "test": reps.test, "mnist": reps.mnist}, key)
-        _timed(run, "representations", started)
-    return reps
-
-
-def save_arrays(path: Path, arrays: dict[str, np.ndarray], key: str) -> None:
-    buf = io.BytesIO()
-    np.savez(buf, **arrays, stage_key=np.asarray(key))
-    atomic_write(path, buf.getvalue())
-
-
-def load_arrays(path: Path) -> tuple[dict[str, np.ndarray], str]:
-    try:
-        with np.load(path) as z:
-            return {k: z[k] for k in z.files if k != "stage_key"}, str(z["stage_key"])
-    except (OSError, ValueError, KeyError, EOFError) as exc:
-        raise ResultError(f"{path} is unreadable ({exc})") from None
-
-
-def _load_reps(path: Path):
-    arrays, key = load_arrays(path)
-    return Reps(arrays["train"], arrays["test"], arrays["mnist"], key), key
-
-
-# ---------------------------------------------------------------- experiments
-
-def experiment(run: Run, d, stage: str, cls, inputs: list[str], compute, arrays: bool = False,
-               settings: tuple[str, ...] | None = None):
-    """Run ``compute() -> result [, arrays]`` unless a result of the same key is saved.
-
-    ``settings``: the profile fields the stage reads, when it reads no trained
-    encoder; then only those fields (not the whole configuration) enter its key.
-    """
-    config = run.profile.config_hash() if settings is None else \
-        repr({name: getattr(run.profile, name) for name in settings})
-    key = stage_key(stage, config, d.fingerprint, *inputs)
-    name = stage.replace(":", ".")
-    path = run.results_dir / f"{name}.json"
-    array_path = run.results_dir / f"{name}.npz"
-
-    def load(path):
-        record = load_record(path, cls)
-        extra = load_arrays(array_path)[0] if arrays else None
-        return (record, extra), record.provenance.stage_key
-
-    cached = _cached(run, stage, path, key, load)
-    if cached is not None:
-        return cached
-    started = time.perf_counter()
-    out = compute()
-    result, extra = out if arrays else (out, None)
-    prov = make_provenance(run.profile, d, run.torch_device, started, key)
-    if arrays:
-        save_arrays(array_path, extra, key)
-    save_result(result, path, prov)
-    _timed(run, stage.split(":")[0], started)
-    return load_record(path, cls), extra
-
-
-def probe(run: Run, d, encoder: str, reps: Reps) -> ProbeResult:
-    from .probe import fit_linear_probe
-
-    p = run.profile
-    stage = f"probe:{encoder}"
-    key = stage_key(stage, p.config_hash(), d.fingerprint, reps.key)
-    path = run.results_dir / f"probe.{encoder}.json"
-    cached = _cached(run, stage, path, key,
-                     lambda path: (r := load_result(path, ProbeResult), r.provenance.stage_key))
-    if cached is not None:
-        return cached
-    started = time.perf_counter()
-    train_idx, test_idx = subsets(run, d)
-    fit = fit_linear_probe(reps.train, d.train_y[train_idx], reps.test, d.test_y[test_idx],
-                           p.probe_epochs, p.probe_lr, p.probe_batch_size, p.seed)
-    settings = {"epochs": p.probe_epochs, "lr": p.probe_lr, "batch_size": p.probe_batch_size,
-                "optimizer": "Adam", "standardized": True,
-                "train_images": len(train_idx), "test_images": len(test_idx)}
-    result = ProbeResult(encoder=encoder, settings=settings,
-                         provenance=make_provenance(p, d, run.torch_device, started, key), **fit)
-    save_result(result, path)
-    _timed(run, "probe", started)
-    return result
 
 
 def q5_neighbours(run: Run, q1: Reps) -> np.ndarray:
@@ -302,14 +144,47 @@ def q5_neighbours(run: Run, q1: Reps) -> np.ndarray:
     return idx.astype(np.int64)
 
 
-def train_encoders(run: Run, d) -> tuple[dict[str, TrainResult], dict[str, Reps]]:
-    """Q1 and Q4 from augmented pairs; Q5 from pairs of Q1 neighbours."""
-    trained = {"q1": train(run, d, "q1"), "q4": train(run, d, "q4")}
-    reps = {"q1": representations(run, d, "q1", trained)}
-    trained["q5"] = train(run, d, "q5", neighbours=lambda: q5_neighbours(run, reps["q1"]),
-                          upstream=reps["q1"].key)
-    return trained, reps
+# ---------------------------------------------------------------- representations
 
+def _reps_record(run: Run, encoder: str) -> Path:
+    return run.results_dir / f"reps.{encoder}.json"
+
+
+def _load_reps(run: Run, path: Path) -> tuple[Reps, str]:
+    record = load_record(path, RepresentationsResult)
+    arrays = path.with_suffix(".npz")
+    if not run.saved_only and not arrays.is_file():
+        raise ResultError(f"its arrays {arrays.name} are missing")
+    key = record.provenance.stage_key
+    return Reps(key, arrays, record.result.arrays_sha256), key
+
+
+def representations(run: Run, d, encoder: str, trained: dict[str, TrainResult]) -> Reps:
+    from .anomaly import mnist_to_cifar_format
+
+    stage = f"representations:{encoder}"
+    upstream = trained[encoder].provenance.stage_key if encoder in trained else ""
+    key = stage_key(stage, run.profile.config_hash(), d.fingerprint, upstream)
+    path = _reps_record(run, encoder)
+    reps = cached(run, stage, path, key, lambda path: _load_reps(run, path))
+    if reps is None:
+        started = time.perf_counter()
+        net = load_encoder(run, encoder, trained)
+        train_idx, test_idx = data_mod.study_subsets(run.profile, d)
+        with console.status(f"encoding with {encoder}"):
+            arrays = {"train": encode(net, d.train_x[train_idx], run.torch_device),
+                      "test": encode(net, d.test_x[test_idx], run.torch_device),
+                      "mnist": encode(net, mnist_to_cifar_format(d.mnist_x),
+                                      run.torch_device)}
+        written = save_arrays(path.with_suffix(".npz"), arrays, key)
+        record = describe(encoder, arrays, path.with_suffix(".npz").name, written)
+        save_result(record, path, make_provenance(run.profile, d, run.torch_device, started, key))
+        reps = Reps(key, path.with_suffix(".npz"), record.arrays_sha256, arrays)
+        run.timed("representations", time.perf_counter() - started)
+    return reps
+
+
+# ---------------------------------------------------------------- the study
 
 @dataclass
 class Study:
@@ -318,32 +193,41 @@ class Study:
     data: object
     trained: dict
     reps: dict
-    probes: dict
+    probes: dict = field(default_factory=dict)    # encoder -> Record of its ProbeResult
     results: dict = field(default_factory=dict)   # stage -> Record
     arrays: dict = field(default_factory=dict)    # stage -> {name: array}
 
 
 def run_study(run: Run) -> Study:
     """Every stage, reusing whatever is fresh."""
-    from . import experiments
-
     d = prepare(run)
     trained, reps = train_encoders(run, d)
     reps.update({name: representations(run, d, name, trained) for name in ("q4", "q5",
                                                                            "random_init")})
-    probes = {name: probe(run, d, name, reps[name]) for name in ENCODERS}
-    study = Study(d, trained, reps, probes)
-    experiments.run_all(run, study)
+    study = Study(d, trained, reps)
+    done = run_specs(run, d, experiments.specs(run, study), rebuild=worker_specs)
+    for name, (record, arrays) in done.items():
+        kind, _, encoder = name.partition(":")
+        if kind == "probe":
+            study.probes[encoder] = record
+        else:
+            study.results[name], study.arrays[name] = record, arrays
     return study
+
+
+def worker_specs(run: Run):
+    """In a worker process: the data and the probe and experiment stages of ``run``,
+    reading the representations the study saved."""
+    d = prepare(run)
+    reps = {e: _load_reps(run, _reps_record(run, e))[0] for e in ENCODERS}
+    return d, {spec.name: spec for spec in experiments.specs(run, Study(d, {}, reps))}
 
 
 def for_seed(run: Run, seed: int) -> Run:
     """The same invocation for another seed (its own results folder, log and timings)."""
     if run.results is not None and seed != run.profile.seed:
         raise VicregError("--results names one run's folder; give one seed with it.")
-    return Run(run.profile.replace(seed=seed), data=run.data, download=run.download,
-               device=run.device, force=run.force, show_progress=run.show_progress,
-               saved_only=run.saved_only, results=run.results)
+    return dataclasses.replace(run, profile=run.profile.replace(seed=seed), timings={}, log=[])
 
 
 def report(run: Run, seeds: list[int] | None = None) -> dict[str, Path]:
@@ -366,18 +250,25 @@ def report(run: Run, seeds: list[int] | None = None) -> dict[str, Path]:
     per_seed = {r.profile.seed: read_metrics(r.results_dir) for r in runs}
     t = time.perf_counter()
     figure_paths = study_figures(run, studies[0])
-    _timed(run, "figures", t)
+    run.timed("figures", time.perf_counter() - t)
     t = time.perf_counter()
     context = build_context(run, studies[0], figure_paths, seeds=across_seeds(per_seed),
                             seed_ids=seeds,
                             stale=[(stage, why, r.profile.seed if len(runs) > 1 else None)
                                    for r in runs for stage, why in r.stale])
     outputs = build_document(context, run.report_dir)
-    _timed(run, "render", t)
+    run.timed("render", time.perf_counter() - t)
     run.timings["total"] = time.perf_counter() - started
-    for r in runs if not run.saved_only else ():
-        atomic_write(r.results_dir / "timings.json", json.dumps(r.timings, indent=1))
+    for r in runs:
+        save_timings(r)
     return outputs
+
+
+def save_timings(run: Run) -> None:
+    """The seconds each kind of stage took in this invocation, as ``timings.json`` in the
+    results folder (not for --saved-only, which computes nothing)."""
+    if not run.saved_only:
+        atomic_write(run.results_dir / "timings.json", json.dumps(run.timings, indent=1))
 
 
 def require_outputs(outputs: dict[str, Path]) -> None:

@@ -28,7 +28,8 @@ STAGE_SECTIONS: dict[str, tuple[str, ...]] = {
 # Provenance fields listed in the appendix: once if every result has the same value,
 # as a column otherwise.
 PROVENANCE_FIELDS = ("commit", "profile", "seed", "config_hash", "data_source",
-                     "data_fingerprint", "device", "python", "torch", "torchvision", "numpy")
+                     "data_fingerprint", "device", "python", "torch", "torchvision", "numpy",
+                     "libraries")
 _STALE_WHY = re.compile(r"inputs changed \(key (?P<old>[0-9a-f]+|-) -> (?P<new>[0-9a-f]+)\)")
 
 
@@ -141,6 +142,8 @@ def stale_sections(stale: list[dict]) -> dict[str, list[dict]]:
 def _provenance_value(field: str, value):
     if field == "data_fingerprint":
         return value[:16]
+    if field == "libraries":
+        return ", ".join(f"{name} {version}" for name, version in value.items())
     return value
 
 
@@ -202,7 +205,7 @@ def _setup(run, study) -> dict:
         "profile": {
             "name": p.name, "arch": p.arch, "width": p.width,
             "train_images": trained.train_images,
-            "test_images": study.probes["q1"].settings["test_images"],
+            "test_images": study.probes["q1"].result.settings["test_images"],
             "epochs": p.epochs, "batch_size": p.batch_size, "lr": p.lr,
             "weight_decay": p.weight_decay, "lam": p.lam, "mu": p.mu, "nu": p.nu,
             "gamma": p.gamma, "eps": p.eps, "seed": p.seed, "config_hash": p.config_hash(),
@@ -223,7 +226,7 @@ def _training(study, rel) -> dict:
 
 def _probe(study) -> dict:
     ref = original()
-    q1, rnd = study.probes["q1"], study.probes["random_init"]
+    q1, rnd = study.probes["q1"].result, study.probes["random_init"].result
     return {"trained": {"test_acc": q1.test_acc, "train_acc": q1.train_acc},
             "random_init": {"test_acc": rnd.test_acc, "train_acc": rnd.train_acc},
             "original": {"test_acc": ref["reported"]["q3_probe_acc"]},
@@ -239,7 +242,8 @@ def _probes(study) -> dict:
                       "animals": [c for c in classes if c in ANIMALS]},
            "group_of": {c: "vehicles" if c in VEHICLES else "animals"
                         for c in classes if c in VEHICLES or c in ANIMALS}}
-    for enc, r in study.probes.items():
+    for enc, record in study.probes.items():
+        r = record.result
         out[enc] = {"test_acc": r.test_acc, "train_acc": r.train_acc,
                     "per_class": list(r.per_class_test_acc),
                     "vehicles": _group_mean(r.per_class_test_acc, classes, VEHICLES),
@@ -272,7 +276,7 @@ def _collapse(study, res, rel) -> dict:
     h = study.trained["q4"].history
     return {"figure_maps": rel("q4_maps"), "figure_spectra": rel("spectra"),
             "figure_curves": rel("q4_curves"),
-            "probe": study.probes["q4"].test_acc,
+            "probe": study.probes["q4"].result.test_acc,
             "last": _terms(h.train, -1), "test_last": _terms(h.test, -1)}
 
 
@@ -280,7 +284,7 @@ def _q5(run, study) -> dict:
     p = run.profile
     return {"epochs": p.q5_epochs, "neighbours": p.q5_neighbours,
             "steps": len(study.trained["q5"].history.train["total"]),
-            "probe": study.probes["q5"].test_acc,
+            "probe": study.probes["q5"].result.test_acc,
             "other_runs": original()["other_runs"]["q5_probe_acc_1_epoch"]}
 
 

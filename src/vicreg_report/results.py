@@ -19,6 +19,8 @@ import types
 import typing
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from functools import lru_cache
+from importlib import metadata
 from pathlib import Path
 
 from .errors import VicregError
@@ -64,6 +66,7 @@ class Provenance:
     torch: str
     torchvision: str
     numpy: str
+    libraries: dict[str, str]    # the other libraries whose code computes results
     device: str
     wall_time_s: float
     created: str
@@ -71,7 +74,9 @@ class Provenance:
 
 
 def git_commit() -> str:
-    """HEAD's short hash, with '+dirty' when the tree has changes; 'unknown' outside git."""
+    """HEAD's short hash, with '+dirty' when the tree has changes. Outside a git checkout
+    (a copy of the tree on a GPU machine), $VICREG_COMMIT as its caller gave it, else
+    'unknown'."""
     try:
         run = lambda *a: subprocess.run(["git", *a], cwd=REPO_ROOT, capture_output=True,
                                         text=True, timeout=10, check=True).stdout.strip()
@@ -79,7 +84,27 @@ def git_commit() -> str:
         dirty = run("status", "--porcelain", "--untracked-files=no")
         return commit + ("+dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
-        return "unknown"
+        return os.environ.get("VICREG_COMMIT", "unknown")
+
+
+# Besides torch, torchvision and numpy (provenance fields of their own).
+LIBRARIES = ("scipy", "scikit-learn", "faiss-cpu", "openTSNE")
+
+
+@lru_cache(maxsize=1)
+def library_versions() -> dict[str, str]:
+    """Installed version of each library in LIBRARIES ('absent' where missing), and which
+    library the exact kNN search runs on (faiss, or torch where faiss cannot be imported)."""
+    from .neighbours import BACKEND
+
+    versions = {}
+    for lib in LIBRARIES:
+        try:
+            versions[lib] = metadata.version(lib)
+        except metadata.PackageNotFoundError:
+            versions[lib] = "absent"
+    versions["kNN"] = BACKEND
+    return versions
 
 
 def device_description(device) -> str:
@@ -101,7 +126,8 @@ def make_provenance(profile, data, device, started: float, stage_key: str = "") 
         data_source=data.source, data_fingerprint=data.fingerprint,
         data_verified=data.verified, python=platform.python_version(),
         torch=torch.__version__, torchvision=torchvision.__version__,
-        numpy=numpy.__version__, device=device_description(device),
+        numpy=numpy.__version__, libraries=dict(library_versions()),
+        device=device_description(device),
         wall_time_s=round(time.perf_counter() - started, 3),
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"), stage_key=stage_key)
 
@@ -133,7 +159,6 @@ class ProbeResult:
     train_acc: float
     per_class_test_acc: list[float]
     settings: dict
-    provenance: Provenance
 
 
 # ---------------------------------------------------------------- JSON round trip

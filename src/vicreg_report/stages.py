@@ -1,20 +1,45 @@
-"""Stage keys: a result is reused only while everything that determined it is unchanged.
+"""The stage engine: each result is computed once, saved with its key, reused while the key holds.
 
-A stage's key hashes its name, the profile's configuration, the data
-fingerprint, the keys of the stages it reads, the source of the modules it
-runs and the versions of the libraries that matter. The key is saved in the
-result's provenance; a different key means the result is stale.
+A stage's key hashes its name, the configuration it reads, the data
+fingerprint, the keys of the stages it reads and the source of the modules it
+runs. A different key means the saved result is stale. Library versions are
+not part of the key: they are recorded in every result's provenance, so that a
+result computed elsewhere (torch 2.11 on a GPU machine, say) is the same result
+here as long as code, configuration and data are the same.
+
+Stages that read only saved inputs (``Spec``) can run side by side in worker
+processes. Every such stage runs with ``STAGE_THREADS`` threads, in a worker
+or not, so its numbers depend neither on the machine's core count nor on how
+many stages run at once.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
+import multiprocessing
+import os
+import time
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from functools import lru_cache
-from importlib import metadata
 from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from .config import Profile
+from .errors import VicregError
+from .paths import build_dir
+from .progress import console, progress_bar
+from .results import Record, ResultError, atomic_write, load_record, make_provenance, \
+    save_result
 
 PACKAGE_DIR = Path(__file__).parent
-LIBRARIES = ("torch", "torchvision", "numpy", "scikit-learn", "faiss-cpu", "openTSNE")
+# Threads of one stage. Fixed, because BLAS, OpenMP and openTSNE's FFT give results
+# that depend on the thread count; parallelism comes from stages side by side.
+STAGE_THREADS = 2
 
 # Which of the project's modules each stage runs (besides config and results).
 STAGE_MODULES = {
@@ -29,26 +54,289 @@ STAGE_MODULES = {
 }
 
 
+# ---------------------------------------------------------------- keys
+
 @lru_cache(maxsize=None)
 def module_hash(name: str) -> str:
     return hashlib.sha256((PACKAGE_DIR / f"{name}.py").read_bytes()).hexdigest()
-
-
-@lru_cache(maxsize=1)
-def library_versions() -> tuple[str, ...]:
-    versions = []
-    for lib in LIBRARIES:
-        try:
-            versions.append(f"{lib}={metadata.version(lib)}")
-        except metadata.PackageNotFoundError:
-            versions.append(f"{lib}=absent")
-    return tuple(versions)
 
 
 def stage_key(stage: str, config_hash: str, data_fingerprint: str, *inputs: str,
               extra: str = "") -> str:
     """The content hash that decides whether ``stage``'s saved result is fresh."""
     kind = stage.split(":")[0]
-    parts = [stage, config_hash, data_fingerprint, extra, *inputs, *library_versions(),
+    parts = [stage, config_hash, data_fingerprint, extra, *inputs,
              *(module_hash(m) for m in ("config", *STAGE_MODULES.get(kind, ())))]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:20]
+
+
+# ---------------------------------------------------------------- one invocation
+
+def available_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+@dataclass
+class Run:
+    """Options shared by every stage of one invocation, and what each stage did."""
+
+    profile: Profile
+    data: str | None = None
+    download: bool = False
+    device: str = "auto"
+    force: frozenset = frozenset()    # stage names, or {"all"}
+    show_progress: bool = True
+    saved_only: bool = False          # never compute: use saved results, stale or not
+    results: Path | None = None       # read and write results here, not under build/
+    workers: int | None = None        # stages side by side; None: cores // STAGE_THREADS
+    timings: dict = field(default_factory=dict)
+    log: list = field(default_factory=list)   # (stage, "reused" | "recomputed" | "stale", why)
+
+    @property
+    def results_dir(self) -> Path:
+        """``build/results/<profile>/seed-<seed>/`` unless ``results`` names a folder."""
+        if self.results is not None:
+            return Path(self.results)
+        return build_dir() / "results" / self.profile.name / f"seed-{self.profile.seed}"
+
+    @property
+    def stale(self) -> list[tuple[str, str]]:
+        """(stage, why) of every saved result used although its inputs changed."""
+        return [(stage, why) for stage, status, why in self.log if status == "stale"]
+
+    @property
+    def report_dir(self) -> Path:
+        return build_dir() / "report" / self.profile.name
+
+    @property
+    def torch_device(self):
+        from .training import select_device
+
+        return select_device(self.device)
+
+    @property
+    def worker_count(self) -> int:
+        if self.workers is not None:
+            return max(1, self.workers)
+        return max(1, available_cores() // STAGE_THREADS)
+
+    def forced(self, stage: str) -> bool:
+        return "all" in self.force or stage.split(":")[0] in self.force
+
+    def note(self, stage: str, status: str, why: str) -> None:
+        self.log.append((stage, status, why))
+        colour = {"reused": "green", "recomputed": "yellow"}.get(status, "red")
+        console.print(f"[{colour}]{status:>10}[/] {stage}: {why}", highlight=False)
+
+    def timed(self, stage: str, seconds: float) -> None:
+        self.timings[stage] = self.timings.get(stage, 0.0) + seconds
+
+
+def cached(run: Run, stage: str, path: Path, key: str, load):
+    """The saved result if its key matches; None (and the reason noted) otherwise.
+
+    ``load(path) -> (saved, saved_key)``; it raises ResultError for an unusable file.
+    """
+    if run.forced(stage):
+        why = "forced"
+    elif not path.is_file():
+        why = "no saved result"
+    else:
+        try:
+            saved, saved_key = load(path)
+        except ResultError as exc:
+            why = f"saved result unusable: {str(exc).split('. ')[0]}"
+        else:
+            if saved_key == key:
+                run.note(stage, "reused", f"{path.name}, key {key[:8]} unchanged")
+                return saved
+            why = f"inputs changed (key {saved_key[:8] or '-'} -> {key[:8]})"
+            if run.saved_only:
+                run.note(stage, "stale", f"{why}; shown as saved, marked stale")
+                _rekey(saved, key)   # so that every stage downstream reads as stale too
+                return saved
+    if run.saved_only:
+        raise VicregError(
+            f"Stage {stage} has no usable saved result in {run.results_dir} ({why}), and this "
+            "run only renders saved results. Run the study on a machine that can compute it "
+            "(for the full profile: a GPU, see scripts/README.md), or drop --saved-only.")
+    run.note(stage, "recomputed", why)
+    return None
+
+
+def _rekey(saved, key: str) -> None:
+    """Give a stale result the key it would have now (records, results and Reps)."""
+    target = saved[0] if isinstance(saved, tuple) else saved
+    if hasattr(target, "provenance"):
+        target.provenance.stage_key = key
+    else:
+        target.key = key
+
+
+# ---------------------------------------------------------------- arrays beside a result
+
+def save_arrays(path: Path, arrays: dict[str, np.ndarray], key: str) -> bytes:
+    """Arrays and the stage key they belong to, as one .npz; returns the bytes written."""
+    buf = io.BytesIO()
+    np.savez(buf, **arrays, stage_key=np.asarray(key))
+    atomic_write(path, buf.getvalue())
+    return buf.getvalue()
+
+
+def load_arrays(path: Path) -> tuple[dict[str, np.ndarray], str]:
+    try:
+        with np.load(path) as z:
+            return {k: z[k] for k in z.files if k != "stage_key"}, str(z["stage_key"])
+    except (OSError, ValueError, KeyError, EOFError) as exc:
+        raise ResultError(f"{path} is unreadable ({exc})") from None
+
+
+# ---------------------------------------------------------------- stages from saved inputs
+
+@dataclass(frozen=True)
+class Spec:
+    """A stage that reads saved inputs only: one result (and arrays) per stage name.
+
+    ``compute() -> result``, or ``(result, arrays)`` when ``arrays``; ``inputs``: the
+    keys of the stages it reads; ``settings``: the profile fields that enter its key
+    (None: the whole configuration).
+    """
+
+    name: str
+    result: type
+    compute: Callable[[], Any]
+    inputs: tuple[str, ...] = ()
+    arrays: bool = False
+    settings: tuple[str, ...] | None = None
+
+    def key(self, profile: Profile, fingerprint: str) -> str:
+        config = profile.config_hash() if self.settings is None else \
+            repr({name: getattr(profile, name) for name in self.settings})
+        return stage_key(self.name, config, fingerprint, *self.inputs)
+
+    def paths(self, results_dir: Path) -> tuple[Path, Path]:
+        stem = self.name.replace(":", ".")
+        return results_dir / f"{stem}.json", results_dir / f"{stem}.npz"
+
+
+def _load_spec(spec: Spec, results_dir: Path):
+    path, array_path = spec.paths(results_dir)
+    record = load_record(path, spec.result)
+    extra = None
+    if spec.arrays:
+        extra, array_key = load_arrays(array_path)
+        if array_key != record.provenance.stage_key:
+            raise ResultError(f"{array_path} belongs to another computation than {path.name}")
+    return (record, extra), record.provenance.stage_key
+
+
+@contextmanager
+def stage_threads(n: int = STAGE_THREADS):
+    """Torch, BLAS and OpenMP limited to ``n`` threads while a stage computes."""
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        with threadpool_limits(limits=n):
+            yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def compute_and_save(run: Run, data, spec: Spec, key: str) -> float:
+    """Compute one stage and save its result (and arrays); returns its wall time."""
+    started = time.perf_counter()
+    with stage_threads():
+        out = spec.compute()
+    result, extra = out if spec.arrays else (out, None)
+    json_path, array_path = spec.paths(run.results_dir)
+    if spec.arrays:
+        save_arrays(array_path, extra, key)
+    save_result(result, json_path, make_provenance(run.profile, data, run.torch_device,
+                                                   started, key))
+    return time.perf_counter() - started
+
+
+def run_specs(run: Run, data, specs: list[Spec],
+              rebuild: Callable | None = None) -> dict[str, tuple[Record, dict | None]]:
+    """Every stage of ``specs``: reused while fresh, otherwise computed and saved.
+
+    With more than one worker (and ``rebuild``, a module-level function giving
+    ``(data, {name: Spec})`` for a Run in a fresh process), the stages to compute
+    run side by side in worker processes; their results are the same as in turn.
+    """
+    out, pending = {}, []
+    for spec in specs:
+        key = spec.key(run.profile, data.fingerprint)
+        saved = cached(run, spec.name, spec.paths(run.results_dir)[0], key,
+                       lambda path, spec=spec: _load_spec(spec, run.results_dir))
+        if saved is None:
+            pending.append((spec, key))
+        else:
+            out[spec.name] = saved
+    workers = min(run.worker_count, len(pending))
+    if workers > 1 and rebuild is not None:
+        seconds = in_workers(run, workers, [(_compute_in_worker, (rebuild, run, spec.name, key))
+                                            for spec, key in pending],
+                             [spec.name for spec, _ in pending])
+    else:
+        seconds = _in_turn(run, data, pending)
+    for (spec, _), took in zip(pending, seconds):
+        run.timed(spec.name.split(":")[0], took)
+        out[spec.name] = _load_spec(spec, run.results_dir)[0]
+    return out
+
+
+def _in_turn(run: Run, data, pending: list[tuple[Spec, str]]) -> list[float]:
+    seconds = []
+    with progress_bar(run.show_progress and len(pending) > 1) as bar:
+        task = bar.add_task("stages", total=len(pending), status="")
+        for spec, key in pending:
+            bar.update(task, status=spec.name)
+            seconds.append(compute_and_save(run, data, spec, key))
+            bar.update(task, advance=1)
+    return seconds
+
+
+# ---------------------------------------------------------------- worker processes
+
+def in_workers(run: Run, workers: int, calls: list[tuple[Callable, tuple]],
+               names: list[str]) -> list:
+    """``fn(*args)`` for each call, ``workers`` at a time in fresh processes (spawned, so
+    that no thread pool of this process is inherited); their return values, in order.
+    The first failure cancels what has not started and is raised here."""
+    context = multiprocessing.get_context("spawn")
+    results: list = [None] * len(calls)
+    with progress_bar(run.show_progress) as bar, \
+            ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        task = bar.add_task(f"{workers} workers", total=len(calls), status="")
+        futures = {pool.submit(fn, *args): i for i, (fn, args) in enumerate(calls)}
+        todo = set(futures)
+        try:
+            while todo:
+                done, todo = wait(todo, return_when=FIRST_COMPLETED)
+                for future in done:
+                    results[futures[future]] = future.result()
+                    bar.update(task, advance=1, status=names[futures[future]])
+        except BaseException:
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+    return results
+
+
+_WORKER_SPECS: dict = {}
+
+
+def _compute_in_worker(rebuild: Callable, run: Run, name: str, key: str) -> float:
+    """In a worker process: the stage ``name`` of ``rebuild(run)``, computed and saved."""
+    memo = (rebuild.__module__, rebuild.__qualname__, repr(run.profile), str(run.results_dir))
+    if memo not in _WORKER_SPECS:
+        _WORKER_SPECS.clear()
+        _WORKER_SPECS[memo] = rebuild(run)
+    data, specs = _WORKER_SPECS[memo]
+    return compute_and_save(run, data, specs[name], key)
