@@ -34,9 +34,10 @@ def test_perfect_separation_gives_auc_one_and_top_anomalies(rng):
     normal = rng.standard_normal((100, 8)).astype(np.float32)
     anomalous = rng.standard_normal((50, 8)).astype(np.float32) + 30.0
     digits = np.arange(50) % 10
-    result = evaluate_anomaly(reference, normal, anomalous, k=2, top=7, anomaly_labels=digits,
-                              wide_top=60)
+    result, arrays = evaluate_anomaly(reference, normal, anomalous, k=2, top=7,
+                                      anomaly_labels=digits, wide_top=60)
     assert result.auc == 1.0
+    assert arrays["scores"].shape == (150,) and arrays["scores"][100:].min() > arrays["scores"][:100].max()
     assert (result.fpr[0], result.tpr[0], result.fpr[-1], result.tpr[-1]) == (0, 0, 1, 1)
     assert all(i >= 100 for i in result.top_indices) and all(result.top_is_anomaly)
     assert result.top_normal_count == 0 and sum(result.top_label_counts.values()) == 7
@@ -53,7 +54,7 @@ def test_identical_distributions_give_auc_near_half(rng):
     reference = rng.standard_normal((2000, 8)).astype(np.float32)
     normal = rng.standard_normal((1500, 8)).astype(np.float32)
     anomalous = rng.standard_normal((1500, 8)).astype(np.float32)
-    result = evaluate_anomaly(reference, normal, anomalous, top=20)
+    result, _ = evaluate_anomaly(reference, normal, anomalous, top=20)
     assert result.auc == pytest.approx(0.5, abs=0.04)
     assert result.top_normal_count + sum(result.top_is_anomaly) == 20
     assert result.top_label_counts is None and result.mean_score_by_label is None
@@ -67,8 +68,8 @@ def test_top_counts_add_up_and_name_the_favoured_digit(rng):
     anomalous = rng.standard_normal((40, 4)).astype(np.float32)
     digits = np.repeat([1, 8], 20)
     anomalous[digits == 8] += 10.0            # every 8 is far away
-    result = evaluate_anomaly(reference, normal, anomalous, top=7, anomaly_labels=digits,
-                              wide_top=30)
+    result, _ = evaluate_anomaly(reference, normal, anomalous, top=7, anomaly_labels=digits,
+                                 wide_top=30)
     assert result.top_label_counts == {"1": 0, "8": 7}
     assert result.wide_top_normal_count + sum(result.wide_top_label_counts.values()) == 30
     assert result.wide_top_label_counts["8"] == 20

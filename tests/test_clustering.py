@@ -20,13 +20,14 @@ def blobs():
 
 def test_separated_blobs_are_recovered(blobs):
     reps, labels = blobs
-    result = cluster(reps, labels, n_clusters=4, seed=0)
+    result, arrays = cluster(reps, labels, n_clusters=4, seed=0)
     assert result.adjusted_rand_index == pytest.approx(1.0)
     assert result.normalized_mutual_info == pytest.approx(1.0)
     assert result.silhouette > 0.8
     assert sorted(result.cluster_sizes) == [50, 50, 50, 50]
     assert len(result.assignments) == 200 and np.array(result.centres).shape == (4, 16)
     assert result.silhouette_sample_size == 200 and result.dimensions == 16
+    assert result.silhouette == pytest.approx(arrays["silhouette_values"].mean())
     json.dumps(dataclasses.asdict(result))
 
 
@@ -35,7 +36,7 @@ def test_silhouette_is_computed_in_the_original_dimensions():
     labels = np.repeat(np.arange(3), 60)
     reps = rng.standard_normal((180, 32)).astype(np.float32)
     reps[:, 2:] += 3.0 * rng.standard_normal((3, 30))[labels]   # classes differ beyond 2-D
-    result = cluster(reps, labels, n_clusters=3, seed=0)
+    result, _ = cluster(reps, labels, n_clusters=3, seed=0)
     assignments = np.array(result.assignments)
     full = silhouette_score(reps, assignments)
     flat = silhouette_score(reps[:, :2], assignments)
@@ -45,19 +46,21 @@ def test_silhouette_is_computed_in_the_original_dimensions():
 
 def test_silhouette_sample_is_seeded_and_recorded(blobs):
     reps, labels = blobs
-    a = cluster(reps, labels, n_clusters=4, seed=3, silhouette_sample=60)
-    b = cluster(reps, labels, n_clusters=4, seed=3, silhouette_sample=60)
+    a, sample = cluster(reps, labels, n_clusters=4, seed=3, silhouette_sample=60)
+    b, _ = cluster(reps, labels, n_clusters=4, seed=3, silhouette_sample=60)
     assert a.silhouette_sample_size == 60 and a.silhouette == b.silhouette
     expected = silhouette_score(reps, np.array(a.assignments), sample_size=60, random_state=3)
-    assert a.silhouette == pytest.approx(expected)
-    assert cluster(reps, labels, n_clusters=4, silhouette_sample=0).silhouette_sample_size == 200
-    assert cluster(reps, labels, n_clusters=4, silhouette_sample=10**6).silhouette_sample_size == 200
+    assert a.silhouette == expected                       # the same points as sklearn's sample
+    assert len(sample["silhouette_index"]) == 60 == len(set(sample["silhouette_index"]))
+    assert cluster(reps, labels, n_clusters=4, silhouette_sample=0)[0].silhouette_sample_size == 200
+    assert cluster(reps, labels, n_clusters=4,
+                   silhouette_sample=10**6)[0].silhouette_sample_size == 200
 
 
 def test_random_labels_give_ari_near_zero(blobs):
     reps, _ = blobs
     shuffled = np.random.default_rng(5).integers(0, 4, len(reps))
-    assert abs(cluster(reps, shuffled, n_clusters=4).adjusted_rand_index) < 0.05
+    assert abs(cluster(reps, shuffled, n_clusters=4)[0].adjusted_rand_index) < 0.05
 
 
 def test_bad_inputs_raise_project_errors(blobs):

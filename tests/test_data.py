@@ -16,13 +16,13 @@ def png_bytes(rgb):
     return buf.getvalue()
 
 
-CLASSES = ["cat", "dog"]
+CLASSES = list(data.CIFAR_CLASSES)
 
 
 def layout():
-    """{member name: bytes}: 2 classes, 3 train and 2 test images each."""
+    """{member name: bytes}: CIFAR-10's ten classes, 2 train and 1 test image each."""
     files = {}
-    for split, n in (("train", 3), ("test", 2)):
+    for split, n in (("train", 2), ("test", 1)):
         for c, cls in enumerate(CLASSES):
             for i in range(n):
                 files[f"cifar/{split}/{cls}/{i:04d}.png"] = png_bytes((10 * c + i, 100, 200))
@@ -57,10 +57,10 @@ def zip_source(tmp_path):
 
 def check_prepared(d):
     assert d.classes == CLASSES
-    assert d.train_x.shape == (6, 32, 32, 3) and d.train_x.dtype == np.uint8
-    assert d.test_x.shape == (4, 32, 32, 3)
-    assert list(d.train_y) == [0, 0, 0, 1, 1, 1]
-    assert d.train_x[1, 0, 0, 0] == 1 and d.train_x[3, 0, 0, 0] == 10  # stable order
+    assert d.train_x.shape == (20, 32, 32, 3) and d.train_x.dtype == np.uint8
+    assert d.test_x.shape == (10, 32, 32, 3)
+    assert list(d.train_y) == [c for c in range(10) for _ in range(2)]
+    assert d.train_x[1, 0, 0, 0] == 1 and d.train_x[2, 0, 0, 0] == 10  # stable order
     assert d.mnist_x.shape == (5, 28, 28) and list(d.mnist_y) == [0, 1, 2, 3, 4]
     assert len(d.fingerprint) == 64
 
@@ -100,10 +100,12 @@ def test_gzipped_idx_files_are_read(tmp_path):
 
 
 def test_missing_data_names_places_and_fix(tmp_path):
+    (tmp_path / "empty").mkdir()
     with pytest.raises(DataError) as err:
-        data.prepare(tmp_path / "nowhere", cache_dir=tmp_path / "cache")
+        data.prepare(tmp_path / "empty", cache_dir=tmp_path / "cache")
     message = str(err.value)
-    assert str(tmp_path / "nowhere") in message
+    assert "No CIFAR-10 and MNIST test data found" in message
+    assert str(tmp_path / "empty") in message
     assert "--data" in message and data.ENV_VAR in message and "--download" in message
 
 
@@ -118,7 +120,8 @@ def test_malformed_zip_is_a_clear_error(tmp_path):
     root.mkdir()
     (root / "cifar.zip").write_bytes(b"PK\x03\x04 this is not really a zip")
     write_mnist(root)
-    with pytest.raises(DataError, match="No CIFAR-10"):
+    with pytest.raises(DataError, match=r"(?s)No CIFAR-10.*Found but not usable:.*cifar.zip: "
+                                        r"not a readable zip"):
         data.prepare(root, cache_dir=tmp_path / "cache")
     with pytest.raises(DataError, match="not a valid zip"):
         data.read_zip(root / "cifar.zip")
@@ -159,3 +162,65 @@ def test_balanced_subset_takes_equal_counts_in_order():
     idx = data.balanced_subset(labels, 6)
     assert list(idx) == [0, 1, 2, 3, 6, 7]
     assert len(data.balanced_subset(labels, 100)) == 9
+
+
+def folder_with(tmp_path, files):
+    root = tmp_path / "folder"
+    for name, payload in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_bytes(payload)
+    write_mnist(root)
+    return root
+
+
+def test_a_missing_class_is_named(tmp_path):
+    files = {n: b for n, b in layout().items() if "/train/truck/" not in n}
+    with pytest.raises(DataError, match=r"train/ holds 9 class folders, not CIFAR-10's ten; "
+                                        r"missing: truck"):
+        data.prepare(folder_with(tmp_path, files), cache_dir=tmp_path / "cache")
+
+
+def test_a_foreign_class_is_named(tmp_path):
+    files = dict(layout())
+    files["cifar/test/zebra/0000.png"] = png_bytes((1, 2, 3))
+    with pytest.raises(DataError, match=r"test/ holds 11 class folders.*not CIFAR-10 classes: "
+                                        r"zebra"):
+        data.prepare(folder_with(tmp_path, files), cache_dir=tmp_path / "cache")
+
+
+@pytest.mark.parametrize("shape, mode, what", [((64, 64, 3), "RGB", "64x64 RGB"),
+                                                ((32, 32), "L", "32x32 L")])
+def test_an_image_that_is_not_32x32_rgb_is_named(tmp_path, shape, mode, what):
+    buf = io.BytesIO()
+    Image.fromarray(np.zeros(shape, np.uint8), mode=mode).save(buf, format="PNG")
+    files = dict(layout())
+    files["cifar/train/dog/0001.png"] = buf.getvalue()
+    with pytest.raises(DataError, match=rf"dog/0001.png in .* is {what}; CIFAR-10 images are "
+                                        r"32x32 RGB"):
+        data.prepare(folder_with(tmp_path, files), cache_dir=tmp_path / "cache")
+
+
+def test_a_data_path_that_does_not_exist_says_so(tmp_path, monkeypatch):
+    with pytest.raises(DataError, match=r"The data path .*nowhere \(--data\) does not exist"):
+        data.locate(tmp_path / "nowhere")
+    monkeypatch.setenv(data.ENV_VAR, str(tmp_path / "elsewhere"))
+    with pytest.raises(DataError, match=r"elsewhere \(\$VICREG_DATA\) does not exist"):
+        data.locate(None)
+
+
+def test_mnist_is_checked_before_cifar_is_decoded(zip_source, tmp_path, monkeypatch):
+    write_mnist(zip_source / "MNIST" / "raw", truncate=True)
+    decoded = []
+    monkeypatch.setattr(data, "decode_image", lambda *a: decoded.append(a) or np.zeros((32, 32, 3)))
+    with pytest.raises(DataError, match="truncated"):
+        data.prepare(zip_source, cache_dir=tmp_path / "cache")
+    assert decoded == []
+
+
+def test_counts_of_a_known_release_are_checked():
+    splits = {"train": (None, np.repeat(np.arange(10), 5000)),
+              "test": (None, np.repeat(np.arange(10), 1000))}
+    data.check_counts(splits, "cifar10-jpeg.zip")                 # the release: fine
+    splits["test"] = (None, np.repeat(np.arange(10), 999))
+    with pytest.raises(DataError, match=r"test holds \[999, 999.*holds 1,000 of each"):
+        data.check_counts(splits, "cifar10-jpeg.zip")

@@ -7,8 +7,8 @@ import torch
 
 from vicreg_report.errors import VicregError
 from vicreg_report.laplacian import (
-    LaplacianResult, laplacian_eigenmaps, normalise, random_cnn, random_cnn_features,
-    raw_pixel_features, run_variant, stratified_probe, stratified_split)
+    LaplacianResult, components_tried, laplacian_eigenmaps, normalise, random_cnn,
+    random_cnn_features, raw_pixel_features, run_variant, split_probe, stratified_split)
 
 PROBE = dict(epochs=30, lr=1e-2, batch_size=64)
 
@@ -67,47 +67,73 @@ def test_random_cnn_features_shape_and_seed():
 def test_stratified_split_keeps_class_proportions_and_is_seeded():
     counts = [1000, 731, 502, 250, 95, 1000, 1000, 1000, 1000, 1000]
     labels = np.repeat(np.arange(10), counts)
-    train, test = stratified_split(labels, seed=0)
-    assert len(np.intersect1d(train, test)) == 0 and len(train) + len(test) == len(labels)
-    assert len(test) == pytest.approx(0.1 * len(labels), abs=1)
-    for c, total in enumerate(counts):
-        assert abs((labels[test] == c).sum() - 0.1 * total) <= 1
+    split = stratified_split(labels, seed=0)
+    fit, val, test = split["fit"], split["val"], split["test"]
+    assert not set(fit) & set(val) and not set(fit) & set(test) and not set(val) & set(test)
+    assert len(fit) + len(val) + len(test) == len(labels)
+    for part, share in ((test, 0.1), (val, 0.1), (fit, 0.8)):
+        assert len(part) == pytest.approx(share * len(labels), abs=2)
+        for c, total in enumerate(counts):
+            assert abs((labels[part] == c).sum() - share * total) <= 2
     again = stratified_split(labels, seed=0)
-    np.testing.assert_array_equal(test, again[1])
-    assert not np.array_equal(test, stratified_split(labels, seed=1)[1])
+    assert all(np.array_equal(split[k], again[k]) for k in split)
+    assert not np.array_equal(test, stratified_split(labels, seed=1)["test"])
 
 
-def test_stratified_probe_reports_the_split():
+def test_split_probe_fits_on_the_fit_part_and_scores_val_and_test():
     rng = np.random.default_rng(0)
     labels = np.repeat(np.arange(3), [200, 100, 50])
     codes = rng.standard_normal((350, 4)).astype(np.float32)
     codes[:, 0] += 5.0 * labels
-    out = stratified_probe(codes, labels, seed=0, **PROBE)
-    assert out["test_size"] == 35 and out["train_size"] == 315
-    assert out["test_class_counts"] == [20, 10, 5]
-    assert out["train_class_counts"] == [180, 90, 45]
-    assert out["test_acc"] > 0.9 and len(out["per_class_test_acc"]) == 3
-    assert out == stratified_probe(codes, labels, seed=0, **PROBE)
+    split = stratified_split(labels, seed=0)
+    probe, pred = split_probe(codes, labels, split, seed=0, standardize=True,
+                              **{**PROBE, "epochs": 150})
+    assert len(pred) == len(split["test"]) == 35
+    assert probe.test_acc == pytest.approx((pred == labels[split["test"]]).mean())
+    assert probe.test_acc > 0.9 and probe.val_acc > 0.9 and len(probe.per_class_test_acc) == 3
+    shuffled = codes.copy()
+    shuffled[split["test"]] = rng.permutation(shuffled[split["test"]])  # test rows only
+    broken, _ = split_probe(shuffled, labels, split, seed=0, standardize=True,
+                            **{**PROBE, "epochs": 150})
+    assert broken.val_acc == probe.val_acc and broken.test_acc < 0.7    # test not fitted on
+
+
+def test_components_tried_stop_below_the_number_of_images():
+    assert components_tried(10_000, 128) == [2, 4, 8, 16, 32, 64, 128]
+    assert components_tried(200, 16) == [2, 4, 8, 16]
+    assert components_tried(40, 128) == [2, 4, 8, 16, 32]
+    with pytest.raises(VicregError):
+        components_tried(3, 128)
 
 
 def test_laplacian_eigenmaps_separate_two_blobs():
     x, labels = two_blob_images()
     codes = laplacian_eigenmaps(raw_pixel_features(x), n_components=2, n_neighbors=10, seed=0)
     assert codes.shape == (120, 2) and codes.dtype == np.float32
-    assert stratified_probe(codes, labels, seed=0, **PROBE)["test_acc"] == 1.0
+    probe, _ = split_probe(codes, labels, stratified_split(labels, 0), seed=0, standardize=True,
+                           **PROBE)
+    assert probe.test_acc == 1.0
 
 
 @pytest.mark.parametrize("variant", ["raw_pixels", "random_cnn"])
 def test_run_variant(variant):
-    x, labels = two_blob_images()
-    result, codes = run_variant(x, labels, variant, n_images=100, seed=0, n_components=4,
-                                n_neighbors=8, **PROBE)
-    assert isinstance(result, LaplacianResult) and codes.shape == (100, 4)
+    x, labels = two_blob_images(n_per=50)
+    result, arrays = run_variant(x, labels, variant, seed=0, most_components=8, n_neighbors=8,
+                                 **PROBE)
+    assert isinstance(result, LaplacianResult) and result.components_tried == [2, 4, 8]
+    assert arrays["codes"].shape == (100, result.n_components)
     assert result.variant == variant and result.n_images == 100
     assert result.feature_dim == (3072 if variant == "raw_pixels" else 1024)
-    assert result.train_size == 90 and result.test_size == 10
-    assert result.test_class_counts == [6, 4]     # 60 dark and 40 bright images
-    assert result.graph_components == 2 and result.probe_test_acc == 1.0
+    assert result.split_sizes == {"fit": 80, "val": 10, "test": 10}
+    assert result.test_class_counts == [5, 5]
+    assert result.graph_components == 2 and result.standardized_probe.test_acc == 1.0
+    assert set(result.sweep) == {"val_acc", "test_acc", "standardized_val_acc",
+                                 "standardized_test_acc"}
+    assert all(len(v) == 3 for v in result.sweep.values())
+    best = max(result.sweep["val_acc"])
+    assert result.sweep["val_acc"][[2, 4, 8].index(result.n_components)] == best
+    assert result.n_components == min(k for k, v in zip([2, 4, 8], result.sweep["val_acc"])
+                                      if v == best)                  # ties: fewer eigenvectors
     assert set(result.timings) == {"features", "embedding", "probe"}
     json.dumps(dataclasses.asdict(result), allow_nan=False)
 

@@ -2,8 +2,10 @@ import json
 
 import pytest
 
-from vicreg_report.results import (LossHistory, ProbeResult, Provenance, ResultError, TrainResult,
-                                   atomic_write, load_record, load_result, save_result)
+from vicreg_report.probe import ProbeResult
+from vicreg_report.results import (LossHistory, Provenance, ResultError, TrainResult,
+                                   SCHEMA_VERSION, atomic_write, content_hash, load_record,
+                                   load_result, save_result)
 
 
 def provenance():
@@ -15,7 +17,8 @@ def provenance():
 
 def train_result():
     history = LossHistory(train={"total": [3.0, 2.5], "invariance": [1.0, 0.5]},
-                          test={"total": [2.7]}, steps_per_epoch=2)
+                          test={"total": [2.7]}, steps_per_epoch=2,
+                          test_batches={"total": [[2.6, 2.8]]})
     return TrainResult(model="q1", history=history, checkpoint="q1.pt", train_images=512,
                        provenance=provenance())
 
@@ -25,6 +28,8 @@ def test_round_trip(tmp_path):
     path = save_result(result, tmp_path / "r.json")
     assert load_result(path, TrainResult) == result
     probe = ProbeResult(encoder="q1", test_acc=0.5, train_acc=0.6, per_class_test_acc=[0.5] * 10,
+                        standardized_test_acc=0.55, standardized_train_acc=0.6,
+                        standardized_per_class_test_acc=[0.55] * 10, test_class_counts=[3] * 10,
                         settings={"epochs": 3})
     assert load_result(save_result(probe, tmp_path / "p.json"), ProbeResult) == probe
     record = load_record(save_result(probe, tmp_path / "p.json", provenance()), ProbeResult)
@@ -47,16 +52,64 @@ def test_wrong_schema_type_and_fields_are_clear_errors(tmp_path):
         load_result(path, TrainResult)
     with pytest.raises(ResultError, match="holds a 'TrainResult'"):
         load_result(save_result(train_result(), tmp_path / "s.json"), ProbeResult)
-    doc["schema"] = 1
+    doc["schema"] = SCHEMA_VERSION
     del doc["data"]["history"]["steps_per_epoch"]
-    path.write_text(json.dumps(doc))
+    path.write_text(json.dumps(forged(doc)))
     with pytest.raises(ResultError, match="does not match"):
         load_result(path, TrainResult)
     doc = json.loads(save_result(train_result(), tmp_path / "t.json").read_text())
     doc["data"]["history"]["train"]["total"] = ["x"]
-    path.write_text(json.dumps(doc))
+    path.write_text(json.dumps(forged(doc)))
     with pytest.raises(ResultError, match="does not match"):
         load_result(path, TrainResult)
+
+
+def forged(doc: dict) -> dict:
+    """An edited document with its content hash made to match, as a forger would."""
+    return {**doc, "content_sha256": content_hash(doc)}
+
+
+def probe_result(**changes) -> ProbeResult:
+    fields = dict(encoder="q1", test_acc=0.5, train_acc=0.6, per_class_test_acc=[0.5] * 10,
+                  standardized_test_acc=0.55, standardized_train_acc=0.6,
+                  standardized_per_class_test_acc=[0.55] * 10, test_class_counts=[3] * 10,
+                  settings={"epochs": 3})
+    return ProbeResult(**{**fields, **changes})
+
+
+def test_an_edited_result_is_refused(tmp_path):
+    path = save_result(probe_result(), tmp_path / "probe.json", provenance())
+    doc = json.loads(path.read_text())
+    doc["data"]["test_acc"] = 0.95
+    path.write_text(json.dumps(doc))
+    with pytest.raises(ResultError, match=r"probe.json was changed after the run wrote it"):
+        load_record(path, ProbeResult)
+
+
+def test_nan_in_a_result_names_the_file_and_the_field(tmp_path):
+    path = save_result(probe_result(), tmp_path / "probe.json", provenance())
+    path.write_text(path.read_text().replace('"train_acc": 0.6', '"train_acc": NaN'))
+    with pytest.raises(ResultError, match=r"probe.json holds a value that is not a finite "
+                                          r"number, at data.train_acc"):
+        load_record(path, ProbeResult)
+
+
+def test_an_overall_accuracy_that_disagrees_with_its_classes_is_refused(tmp_path):
+    path = save_result(probe_result(), tmp_path / "probe.json", provenance())
+    doc = json.loads(path.read_text())
+    doc["data"]["test_acc"] = 0.95          # the per-class accuracies still average 0.50
+    path.write_text(json.dumps(forged(doc)))
+    with pytest.raises(ResultError, match=r"inconsistent: the overall test accuracy is 0.9500, "
+                                          r"but its per-class accuracies weighted by the class "
+                                          r"counts give 0.5000"):
+        load_record(path, ProbeResult)
+    weighted = probe_result(test_acc=0.6, per_class_test_acc=[1.0] + [0.5] * 9,
+                            test_class_counts=[6] + [3] * 9)      # (6 + 13.5) / 33 = 0.5909
+    assert weighted.problems() == [
+        "the overall test accuracy is 0.6000, but its per-class accuracies weighted by the "
+        "class counts give 0.5909"]
+    assert probe_result(test_acc=19.5 / 33, per_class_test_acc=[1.0] + [0.5] * 9,
+                        test_class_counts=[6] + [3] * 9).problems() == []
 
 
 def test_missing_file_says_which_stage(tmp_path):

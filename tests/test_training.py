@@ -158,3 +158,57 @@ def test_accelerated_path_runs_on_cpu_with_float32_loss(tmp_path):
     assert terms.total.dtype == torch.float32
     reloaded = load_checkpoint(p, tmp_path / "f.pt", DEVICE)      # plain layout loads it
     assert torch.equal(reloaded.state_dict()["encoder.0.weight"], conv.weight)
+
+
+def test_test_batches_mix_the_classes_of_a_class_ordered_test_set():
+    """The prepared test subset is ordered by class; each test batch must still hold every
+    class in about its share (here 2,000 images, 200 a class, batches of 256)."""
+    from vicreg_report.training import test_batches
+
+    labels = torch.arange(10).repeat_interleave(200)            # class-ordered, as prepared
+    batches = test_batches(len(labels), 256)
+    assert len(batches) == 7 and all(len(b) == 256 for b in batches)
+    assert len(torch.cat(batches).unique()) == 7 * 256          # no image twice
+    for batch in batches:
+        counts = torch.bincount(labels[batch], minlength=10)
+        assert (counts > 0).all() and counts.max() <= 45        # 25.6 expected per class
+    assert [b.tolist() for b in batches] == [b.tolist() for b in test_batches(2000, 256)]
+
+
+def test_test_loss_is_the_mean_of_its_batches_and_uses_eval_mode(tmp_path):
+    p, _, result, _ = smoke_train(tmp_path, 0, "t")
+    h = result.history
+    for term in ("invariance", "variance", "covariance", "total"):
+        assert len(h.test_batches[term]) == p.epochs
+        assert [len(b) for b in h.test_batches[term]] == [p.test_loss_images // p.batch_size] * p.epochs
+        assert h.test[term] == pytest.approx([sum(b) / len(b) for b in h.test_batches[term]])
+
+
+def test_bf16_covers_the_backbone_only(tmp_path):
+    """With bf16 (the CUDA setting, here on the CPU) the encoder computes in bf16 and the
+    projector and the loss in float32."""
+    from vicreg_report.model import build_model
+    from vicreg_report.training import Speed, loss_terms, project
+
+    p = SMOKE
+    model = build_model(p)
+    seen = {}
+
+    def record(name):
+        def hook(module, inputs, output):
+            seen.setdefault(name, output.dtype)      # returns None: the output is kept
+        return hook
+
+    for name, module in (("encoder_conv", model.encoder[0]), ("projector_first", model.projector[0]),
+                         ("projector_last", model.projector[-1])):
+        module.register_forward_hook(record(name))
+    x = torch.randn(8, 3, 32, 32)
+    z = project(model, x, Speed(bf16=True))
+    assert seen == {"encoder_conv": torch.bfloat16, "projector_first": torch.float32,
+                    "projector_last": torch.float32}
+    assert z.dtype == torch.float32
+    terms = loss_terms(model, x, x.flip(3), p, Speed(bf16=True))
+    assert terms.total.dtype == torch.float32
+    seen.clear()
+    project(model, x)
+    assert set(seen.values()) == {torch.float32}

@@ -86,11 +86,23 @@ class AnomalyResult:
     anomaly_label_counts: dict[str, int] | None
     mean_score_by_label: dict[str, float] | None
 
+    def problems(self) -> list[str]:
+        out = [] if 0 <= self.auc <= 1 else [f"AUC {self.auc} outside [0, 1]"]
+        for name, shown, normal, labels in (
+                ("top", self.top, self.top_normal_count, self.top_label_counts),
+                ("wide top", self.wide_top, self.wide_top_normal_count,
+                 self.wide_top_label_counts)):
+            if labels is not None and normal + sum(labels.values()) != shown:
+                out.append(f"the {name} {shown} hold {normal} normal points and "
+                           f"{sum(labels.values())} anomalies")
+        return out
+
 
 def evaluate_anomaly(reference: np.ndarray, normal: np.ndarray, anomalous: np.ndarray, k: int = 2,
                      top: int = 7, anomaly_labels: np.ndarray | None = None,
-                     wide_top: int = 100) -> AnomalyResult:
-    """Score normal (label 0) and anomalous (label 1) points; AUC, ROC, the top-scoring points."""
+                     wide_top: int = 100) -> tuple[AnomalyResult, dict[str, np.ndarray]]:
+    """Score normal (label 0) and anomalous (label 1) points; AUC, ROC, the top-scoring
+    points; and the arrays: every point's ``scores`` ([normal; anomalous])."""
     if len(normal) == 0 or len(anomalous) == 0:
         raise VicregError("Anomaly detection needs both normal and anomalous test points.")
     if anomaly_labels is not None:
@@ -121,4 +133,5 @@ def evaluate_anomaly(reference: np.ndarray, normal: np.ndarray, anomalous: np.nd
         top_is_anomaly=(order[:top] >= len(normal)).tolist(),
         top_normal_count=top_normal, top_label_counts=top_labels,
         wide_top=wide_top, wide_top_normal_count=wide_normal, wide_top_label_counts=wide_labels,
-        anomaly_label_counts=base, mean_score_by_label=by_label)
+        anomaly_label_counts=base, mean_score_by_label=by_label), \
+        {"scores": scores.astype(np.float64)}

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import time
+from contextlib import ExitStack
 
 from rich.markup import escape
 
 from . import pipeline
 from .config import DEFAULT_PROFILE, PROFILES, get_profile
 from .errors import VicregError
-from .paths import REPO_ROOT
+from .paths import REPO_ROOT, build_dir
 from .progress import console
-from .stages import STAGE_THREADS
+from .stages import STAGE_THREADS, check_writable, exclusive
 
 STAGES = {
     "prepare": "find, check and cache the data (CIFAR-10 train/test, MNIST test)",
@@ -28,6 +30,8 @@ STAGES = {
     "import-results": "check the results a GPU run sent back (scripts/device_full.sh) and "
                       "make results/<profile>/seed-<N>/ hold them",
 }
+# Free space a run needs where it writes (data cache, results, checkpoints), in MiB.
+NEEDED_MIB = {"smoke": 20, "quick": 500, "full": 1500}
 FORCEABLE = ("all", "train", "representations", "probe", "embedding2d", "laplacian",
              "retrieval", "anomaly", "clustering")
 
@@ -154,10 +158,32 @@ def import_results(args) -> None:
                   f"`nox -s report -- --profile {args.profile}`.")
 
 
+def check_locations(run: pipeline.Run, seeds: list[int], stage: str) -> list:
+    """Every folder this invocation writes, checked before any work (the error names the
+    folder and the fix); the results folders it computes into, to be locked."""
+    if stage == "evidence":
+        return []
+    folders = [] if run.saved_only else [build_dir() / "data"] + \
+        [pipeline.for_seed(run, s).results_dir for s in seeds]
+    if stage == "report":
+        folders.append(run.report_dir)
+    for folder in folders:
+        check_writable(folder, "folder", NEEDED_MIB[run.profile.name] * 2 ** 20)
+    return [] if run.saved_only or stage == "prepare" else \
+        [pipeline.for_seed(run, s).results_dir for s in seeds]
+
+
 def run_stage(args) -> None:
     if args.stage == "import-results":
         return import_results(args)
     run, seeds = make_run(args)
+    with ExitStack() as stack:
+        for folder in sorted(set(check_locations(run, seeds, args.stage))):
+            stack.enter_context(exclusive(folder))
+        run_locked(args, run, seeds)
+
+
+def run_locked(args, run: pipeline.Run, seeds: list[int]) -> None:
     if args.stage == "verify":
         if not (args.reuse or run.saved_only or run.force):
             run.force = frozenset({"all"})     # from nothing: every stage recomputed
@@ -191,8 +217,13 @@ def run_stage(args) -> None:
         console.print(f"[dim]{stage}: {seconds:.1f} s")
 
 
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    signal.signal(signal.SIGTERM, _interrupt)   # stop as on Ctrl-C: finished work is kept
     try:
         run_stage(args)
     except VicregError as exc:
@@ -201,7 +232,8 @@ def main(argv: list[str] | None = None) -> int:
     except VerifyFailed:
         return 1
     except KeyboardInterrupt:
-        console.print("[red]interrupted; finished results are kept, partial ones were not written")
+        console.print("[red]interrupted: finished stages are kept, and training keeps its last "
+                      "finished epoch; run the same command again to continue")
         return 130
     return 0
 

@@ -47,7 +47,7 @@ class Profile:
     q5_neighbours: int = 3
     tsne_points: int = 10_000         # t-SNE on a class-balanced subset of this size
     laplacian_images: int = 10_000    # Q6 runs on this many train images
-    laplacian_components: int = 32
+    laplacian_max_components: int = 128  # eigenvectors tried: 2, 4, ... up to this
     laplacian_neighbors: int = 10
     silhouette_sample: int = 10_000   # silhouette on a seeded sample (0 = every point)
     anomaly_k: int = 2
@@ -104,11 +104,16 @@ SMOKE = Profile(
     probe_batch_size=128,
     tsne_points=128,
     laplacian_images=200,
-    laplacian_components=8,
+    laplacian_max_components=16,
     silhouette_sample=0,
 )
 
 PROFILES = {p.name: p for p in (SMOKE, QUICK, FULL)}
+
+# CIFAR-10's classes in two groups, for "vehicles separate better than animals" (Q2, Q7).
+VEHICLES = ("airplane", "automobile", "ship", "truck")
+ANIMALS = ("bird", "cat", "deer", "dog", "frog", "horse")
+CLASS_GROUPS = {"vehicles": VEHICLES, "animals": ANIMALS}
 
 # The study's encoders: Q1 (VICReg), Q4 (without the variance term), Q5 (pairs of
 # neighbours), and Q1's untrained initial weights as the control.

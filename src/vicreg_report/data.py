@@ -11,6 +11,12 @@ a data location:
 
 The data location is the ``--data`` option, else $VICREG_DATA, else the
 defaults in ``default_locations()``.
+
+Everything cheap is checked before the 60,000 images are decoded: the path,
+the sources found (a broken one is named with what is wrong), known checksums
+and the MNIST files. Decoding then checks that every image is 32x32 RGB, that
+train and test hold the same ten CIFAR-10 classes, and, for a source whose
+counts are known (CIFAR-10 itself), that the counts are right.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ import numpy as np
 
 from .errors import VicregError
 from .paths import REPO_ROOT, build_dir
+from .progress import console
 
 ENV_VAR = "VICREG_DATA"
 CIFAR_CLASSES = ("airplane", "automobile", "bird", "cat", "deer",
@@ -39,7 +46,11 @@ KNOWN_SHA256 = {
     "t10k-labels-idx1-ubyte.gz": "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
 }
 IMAGE_MEMBER = re.compile(r"(?:^|.*/)(train|test)/([^/]+)/[^/]+\.(?:jpe?g|png|bmp)$", re.I)
-PREPARED_VERSION = 1
+PREPARED_VERSION = 2
+# What the full CIFAR-10 release holds, per class; a source with a known checksum (or
+# torchvision's own copy) must hold exactly this.
+CIFAR_PER_CLASS = {"train": 5_000, "test": 1_000}
+IMAGE_SHAPE = (32, 32, 3)
 
 
 class DataError(VicregError):
@@ -112,10 +123,11 @@ def candidate_locations(data: str | Path | None) -> list[Path]:
     return default_locations()
 
 
-def _find_cifar(location: Path):
-    """A (kind, path) CIFAR-10 source inside ``location``, or None."""
+def _find_cifar(location: Path, broken: list[str]):
+    """A (kind, path) CIFAR-10 source inside ``location``, or None; each candidate that
+    was found but cannot be used is added to ``broken`` with what is wrong with it."""
     if location.is_file() and location.suffix == ".zip":
-        return ("zip", location)
+        return ("zip", location) if _zip_has_image_folders(location, broken) else None
     if not location.is_dir():
         return None
     if (location / "cifar-10-batches-py").is_dir():
@@ -123,7 +135,7 @@ def _find_cifar(location: Path):
     if location.name == "cifar-10-batches-py":
         return ("torchvision", location.parent)
     for zip_path in sorted(location.glob("*.zip")):
-        if _zip_has_image_folders(zip_path):
+        if _zip_has_image_folders(zip_path, broken):
             return ("zip", zip_path)
     for folder in [location, *sorted(p for p in location.iterdir() if p.is_dir())]:
         if (folder / "train").is_dir() and (folder / "test").is_dir():
@@ -131,12 +143,15 @@ def _find_cifar(location: Path):
     return None
 
 
-def _zip_has_image_folders(path: Path) -> bool:
+def _zip_has_image_folders(path: Path, broken: list[str]) -> bool:
     try:
         with zipfile.ZipFile(path) as z:
-            return any(IMAGE_MEMBER.match(n) for n in z.namelist()[:1000])
-    except zipfile.BadZipFile:
-        return False
+            if any(IMAGE_MEMBER.match(n) for n in z.namelist()[:1000]):
+                return True
+            broken.append(f"{path}: a zip without train/<class>/ and test/<class>/ images")
+    except (zipfile.BadZipFile, OSError) as exc:
+        broken.append(f"{path}: not a readable zip file ({exc}); copy it again")
+    return False
 
 
 def _find_mnist(location: Path) -> Path | None:
@@ -149,16 +164,28 @@ def _find_mnist(location: Path) -> Path | None:
 
 
 def locate(data: str | Path | None = None):
-    """Find CIFAR-10 and MNIST sources; one clear error listing where it looked."""
+    """Find CIFAR-10 and MNIST sources; one clear error listing where it looked and every
+    source it found but could not use."""
     places = candidate_locations(data)
+    named = data or os.environ.get(ENV_VAR)
+    if named and not places[0].exists():
+        how = "--data" if data else f"${ENV_VAR}"
+        raise DataError(f"The data path {places[0]} ({how}) does not exist. Give the folder or "
+                        "zip that holds CIFAR-10 and the MNIST test files, or use --download.")
+    broken: list[str] = []
     for place in places:
-        cifar = _find_cifar(place)
+        cifar = _find_cifar(place, broken)
         mnist = _find_mnist(place)
         if cifar and mnist:
+            for problem in broken:
+                console.print(f"[yellow]skipped {problem}")
             return cifar, mnist
+        if cifar and not mnist:
+            broken.append(f"{cifar[1]}: CIFAR-10 found, but no MNIST test files beside it")
     looked = "\n  ".join(str(p) for p in places)
+    found = "".join(f"\nFound but not usable:\n  {p}" for p in broken)
     raise DataError(
-        "No CIFAR-10 and MNIST test data found. Looked in:\n  " + looked + "\n"
+        "No CIFAR-10 and MNIST test data found. Looked in:\n  " + looked + found + "\n"
         "Each location needs CIFAR-10 (torchvision's cifar-10-batches-py folder, or a folder/zip "
         "with train/ and test/ holding one subfolder per class) and the MNIST test IDX files "
         "(t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz, e.g. under MNIST/raw/).\n"
@@ -170,8 +197,6 @@ def locate(data: str | Path | None = None):
 
 def read_image_folders(names_and_bytes, origin: str):
     """(member name, bytes) pairs -> {split: (x, y)} and class names, sorted stably."""
-    from PIL import Image
-
     entries = {"train": [], "test": []}
     for name, read in names_and_bytes:
         match = IMAGE_MEMBER.match(name)
@@ -180,21 +205,58 @@ def read_image_folders(names_and_bytes, origin: str):
     if not entries["train"] or not entries["test"]:
         raise DataError(f"{origin} has no train/ and test/ image folders with one subfolder "
                         "per class. Point --data at a folder or zip laid out that way.")
-    classes = sorted({cls for split in entries.values() for cls, _, _ in split})
+    classes = check_classes({split: {cls for cls, _, _ in items}
+                             for split, items in entries.items()}, origin)
     splits = {}
     for split, items in entries.items():
         items.sort(key=lambda e: (e[0], _natural_key(e[1])))
-        images, labels = [], []
-        for cls, name, read in items:
-            try:
-                with Image.open(io.BytesIO(read())) as im:
-                    images.append(np.asarray(im.convert("RGB").resize((32, 32))))
-            except Exception as exc:  # PIL raises many types for bad files
-                raise DataError(f"Cannot decode image {name} in {origin}: {exc}. "
-                                "Replace or remove the file.") from None
-            labels.append(classes.index(cls))
+        images = [decode_image(read, name, origin) for _, name, read in items]
+        labels = [classes.index(cls) for cls, _, _ in items]
         splits[split] = (np.stack(images).astype(np.uint8), np.asarray(labels, np.int64))
     return splits, classes
+
+
+def check_classes(found: dict[str, set[str]], origin: str) -> list[str]:
+    """The class names (sorted) if train and test both hold exactly CIFAR-10's ten."""
+    expected = set(CIFAR_CLASSES)
+    for split, names in found.items():
+        if names != expected:
+            missing, extra = sorted(expected - names), sorted(names - expected)
+            raise DataError(
+                f"{origin}: {split}/ holds {len(names)} class folders, not CIFAR-10's ten"
+                + (f"; missing: {', '.join(missing)}" if missing else "")
+                + (f"; not CIFAR-10 classes: {', '.join(extra)}" if extra else "")
+                + ". Both train/ and test/ need one folder for each of: "
+                + ", ".join(CIFAR_CLASSES) + ".")
+    return sorted(expected)
+
+
+def decode_image(read, name: str, origin: str) -> np.ndarray:
+    """One image file as a (32, 32, 3) uint8 array; an error for anything else."""
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(read())) as im:
+            mode, size = im.mode, im.size
+            array = np.asarray(im.convert("RGB")) if mode == "RGB" else None
+    except Exception as exc:  # PIL raises many types for bad files
+        raise DataError(f"Cannot decode image {name} in {origin}: {exc}. "
+                        "Replace or remove the file.") from None
+    if array is None or array.shape != IMAGE_SHAPE:
+        raise DataError(f"Image {name} in {origin} is {size[0]}x{size[1]} {mode}; CIFAR-10 "
+                        "images are 32x32 RGB. Replace the file with the original.")
+    return array
+
+
+def check_counts(splits: dict, origin: str) -> None:
+    """A source that should be the full CIFAR-10 release holds 5,000 train and 1,000 test
+    images of each class."""
+    for split, (_, labels) in splits.items():
+        counts = np.bincount(labels, minlength=len(CIFAR_CLASSES))
+        if (counts != CIFAR_PER_CLASS[split]).any():
+            raise DataError(f"{origin}: {split} holds {counts.tolist()} images per class; the "
+                            f"CIFAR-10 release holds {CIFAR_PER_CLASS[split]:,} of each. Copy "
+                            "the data set again.")
 
 
 def _natural_key(name: str):
@@ -228,6 +290,12 @@ def read_torchvision_cifar(root: Path, download: bool = False):
     except RuntimeError as exc:
         raise DataError(f"torchvision's CIFAR-10 in {root} is missing or corrupted ({exc}). "
                         "Delete the folder and use --download, or point --data elsewhere.") from None
+    for split, (x, y) in splits.items():
+        if x.shape[1:] != IMAGE_SHAPE or len(x) != len(y):
+            raise DataError(f"torchvision's CIFAR-10 in {root}: {split} images {x.shape} and "
+                            f"{len(y)} labels. Delete the folder and use --download.")
+    check_classes({"train": set(ds.classes), "test": set(ds.classes)}, str(root))
+    check_counts(splits, str(root))
     return splits, list(ds.classes)
 
 
@@ -263,8 +331,11 @@ def read_mnist_test(folder: Path):
         verified &= check_known_checksum(path)
         arrays.append(read_idx(path))
     images, labels = arrays
-    if images.ndim != 3 or len(images) != len(labels):
-        raise DataError(f"MNIST files in {folder} do not match: {images.shape} vs {labels.shape}.")
+    if images.ndim != 3 or images.shape[1:] != (28, 28) or labels.ndim != 1 \
+            or len(images) != len(labels):
+        raise DataError(f"MNIST files in {folder} do not match: images {images.shape}, labels "
+                        f"{labels.shape}; expected (N, 28, 28) images and N labels. Copy the "
+                        "two test files again.")
     return images, labels.astype(np.int64), verified
 
 
@@ -309,10 +380,13 @@ def prepare(data: str | Path | None = None, download_to: Path | None = None,
         except DataError:
             cache.unlink()  # a broken cache is rebuilt, never trusted
     kind, path = cifar
-    verified = check_known_checksum(path) if kind == "zip" else kind == "torchvision"
+    known = check_known_checksum(path) if kind == "zip" else False
+    mnist_x, mnist_y, mnist_ok = read_mnist_test(mnist_dir)    # cheap: before decoding CIFAR
     reader = {"zip": read_zip, "folder": read_folder, "torchvision": read_torchvision_cifar}[kind]
     splits, classes = reader(path)
-    mnist_x, mnist_y, mnist_ok = read_mnist_test(mnist_dir)
+    if known:
+        check_counts(splits, str(path))
+    verified = known or kind == "torchvision"
     prepared = PreparedData(
         *splits["train"], *splits["test"], mnist_x, mnist_y, classes,
         source=f"{kind}:{path}; mnist:{mnist_dir}", verified=bool(verified and mnist_ok))

@@ -30,15 +30,13 @@ from dataclasses import dataclass
 
 import numpy as np
 from sklearn.decomposition import PCA
-from sklearn.metrics import silhouette_score
+from sklearn.metrics import silhouette_samples, silhouette_score
 from sklearn.model_selection import StratifiedKFold, cross_val_predict, train_test_split
 from sklearn.neighbors import KNeighborsClassifier
 
+from .config import CLASS_GROUPS
 from .errors import VicregError
 
-VEHICLES = ("airplane", "automobile", "ship", "truck")
-ANIMALS = ("bird", "cat", "deer", "dog", "frog", "horse")
-GROUPS = {"vehicles": VEHICLES, "animals": ANIMALS}
 TSNE_PERPLEXITY = 30.0
 TSNE_THREADS = 2
 BH_BELOW = 4_000               # Barnes-Hut below, FFT from here (see above)
@@ -167,7 +165,7 @@ def per_class_recall(pred: np.ndarray, labels: np.ndarray, n_classes: int) -> li
 
 
 def group_separation(per_class: list[float], class_names: list[str],
-                     groups: dict[str, tuple[str, ...]] = GROUPS) -> dict[str, float]:
+                     groups: dict[str, tuple[str, ...]] = CLASS_GROUPS) -> dict[str, float]:
     """Mean of a per-class measure over each group whose classes are all named."""
     index = {name: i for i, name in enumerate(class_names)}
     return {group: float(np.mean([per_class[index[n]] for n in names]))
@@ -223,12 +221,14 @@ def stratified_subset(labels: np.ndarray, n: int, seed: int = 0) -> np.ndarray:
     return np.sort(index)
 
 
-def _separation(coords: np.ndarray, labels: np.ndarray, class_names: list[str],
-                seed: int) -> tuple[float, float, list[float], dict[str, float]]:
+def _separation(coords: np.ndarray, labels: np.ndarray, class_names: list[str], seed: int):
+    """kNN accuracy, silhouette, per-class recall and group recall in a map, and the
+    per-point values behind them (out-of-fold predictions, silhouettes)."""
     pred = knn_predictions_2d(coords, labels, seed=seed)
     recall = per_class_recall(pred, labels, len(class_names))
-    return (float((pred == labels).mean()), silhouette_2d(coords, labels), recall,
-            group_separation(recall, class_names))
+    values = silhouette_samples(_as_matrix(coords), _check_labels(coords, labels))
+    return (float((pred == labels).mean()), float(np.mean(values)), recall,
+            group_separation(recall, class_names), pred, values)
 
 
 def analyse(reps: np.ndarray, labels: np.ndarray, class_names: list[str], encoder: str,
@@ -236,7 +236,8 @@ def analyse(reps: np.ndarray, labels: np.ndarray, class_names: list[str], encode
     """PCA and t-SNE of a stratified subset of ``tsne_points``, collapse on every point.
 
     Arrays: ``pca`` and ``tsne`` coordinates (n, 2), ``index`` of the subset in
-    ``reps``, its ``labels``, and the normalised PCA ``spectrum`` of all points.
+    ``reps``, its ``labels``, the normalised PCA ``spectrum`` of all points, and per
+    point of each map the out-of-fold kNN prediction and the silhouette.
     """
     reps = _as_matrix(reps, min_dims=2)
     labels = _check_labels(reps, labels)
@@ -269,5 +270,9 @@ def analyse(reps: np.ndarray, labels: np.ndarray, class_names: list[str], encode
         tsne_method=f"openTSNE-{tsne_gradient_method(len(index))}",
         tsne_settings=tsne_settings(len(index)), timings=times)
     arrays = {"pca": pca, "tsne": tsne, "index": index.astype(np.int64),
-              "labels": sub_labels.astype(np.int64), "spectrum": spectrum}
+              "labels": sub_labels.astype(np.int64), "spectrum": spectrum,
+              "pca_knn_pred": pca_sep[4].astype(np.int16),
+              "tsne_knn_pred": tsne_sep[4].astype(np.int16),
+              "pca_silhouette_values": pca_sep[5].astype(np.float32),
+              "tsne_silhouette_values": tsne_sep[5].astype(np.float32)}
     return result, arrays

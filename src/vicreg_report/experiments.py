@@ -14,29 +14,15 @@ import numpy as np
 
 from .config import ENCODERS
 from .data import balanced_subset, study_subsets
-from .results import ProbeResult
+from .probe import ProbeResult
 from .stages import Spec
 
 MAP_ENCODERS = ENCODERS                    # Q2 (q1), Q4 (q4), and the others for the tables
 RETRIEVAL_ENCODERS = ("q1", "q5")
 EVAL_ENCODERS = ("q1", "q5", "random_init")  # anomalies and clustering, with the control
 MIXING_K = 5
-LAPLACIAN_SETTINGS = ("laplacian_images", "laplacian_components", "laplacian_neighbors",
+LAPLACIAN_SETTINGS = ("laplacian_images", "laplacian_max_components", "laplacian_neighbors",
                       "probe_epochs", "probe_lr", "probe_batch_size", "seed")
-
-
-@dataclass
-class SplitProbeResult:
-    """An encoder probed on Q6's images with Q6's stratified 90/10 split."""
-
-    train_acc: float
-    test_acc: float
-    per_class_test_acc: list[float]
-    train_size: int
-    test_size: int
-    train_class_counts: list[int]
-    test_class_counts: list[int]
-    settings: dict
 
 
 def specs(run, study) -> list[Spec]:
@@ -54,15 +40,27 @@ def probes(run, study) -> list[Spec]:
 
     def compute(encoder):
         reps = study.reps[encoder]
-        fit = fit_linear_probe(reps.train, d.train_y[train_idx], reps.test, d.test_y[test_idx],
-                               p.probe_epochs, p.probe_lr, p.probe_batch_size, p.seed)
+        plain, standardized = (
+            fit_linear_probe(reps.train, d.train_y[train_idx], reps.test, d.test_y[test_idx],
+                             p.probe_epochs, p.probe_lr, p.probe_batch_size, p.seed, variant)
+            for variant in (False, True))
         settings = {"epochs": p.probe_epochs, "lr": p.probe_lr,
                     "batch_size": p.probe_batch_size, "optimizer": "Adam",
-                    "standardized": True, "train_images": len(train_idx),
-                    "test_images": len(test_idx)}
-        return ProbeResult(encoder=encoder, settings=settings, **fit)
-    return [Spec(f"probe:{e}", ProbeResult, lambda e=e: compute(e), (study.reps[e].key,))
-            for e in ENCODERS]
+                    "train_images": len(train_idx), "test_images": len(test_idx)}
+        result = ProbeResult(
+            encoder=encoder, test_acc=plain["test_acc"], train_acc=plain["train_acc"],
+            per_class_test_acc=plain["per_class_test_acc"],
+            standardized_test_acc=standardized["test_acc"],
+            standardized_train_acc=standardized["train_acc"],
+            standardized_per_class_test_acc=standardized["per_class_test_acc"],
+            test_class_counts=np.bincount(d.test_y[test_idx],
+                                          minlength=len(d.classes)).tolist(),
+            settings=settings)
+        return result, {"train_pred": plain["train_pred"].astype(np.int16),
+                        "test_pred": plain["test_pred"].astype(np.int16),
+                        "standardized_test_pred": standardized["test_pred"].astype(np.int16)}
+    return [Spec(f"probe:{e}", ProbeResult, lambda e=e: compute(e), (study.reps[e].key,),
+                 arrays=True) for e in ENCODERS]
 
 
 def maps(run, study) -> list[Spec]:
@@ -83,7 +81,8 @@ def laplacian(run, study) -> list[Spec]:
     """Q6: Laplacian Eigenmaps (raw pixels, random-CNN features) and the encoders on the
     same images."""
     from .embedding2d import tsne_2d
-    from .laplacian import LaplacianResult, run_variant, stratified_probe
+    from .laplacian import LaplacianResult, SplitProbeResult, run_variant, split_probe, \
+        stratified_split
 
     d, p = study.data, run.profile
     train_idx, _ = study_subsets(p, d)
@@ -92,17 +91,25 @@ def laplacian(run, study) -> list[Spec]:
     positions = np.searchsorted(train_idx, images_idx)  # the same images among the train reps
 
     def variant(name):
-        result, codes = run_variant(
+        result, arrays = run_variant(
             d.train_x[images_idx], labels, name, seed=p.seed,
-            n_components=p.laplacian_components, n_neighbors=p.laplacian_neighbors,
+            most_components=p.laplacian_max_components, n_neighbors=p.laplacian_neighbors,
             epochs=p.probe_epochs, lr=p.probe_lr, batch_size=p.probe_batch_size)
-        return result, {"tsne": tsne_2d(codes, p.seed), "labels": labels}
+        return result, {"tsne": tsne_2d(arrays.pop("codes"), p.seed), "labels": labels,
+                        **arrays}
 
     def encoder(name):
         reps = study.reps[name].train[positions]
-        fit = stratified_probe(reps, labels, p.seed, p.probe_epochs, p.probe_lr,
-                               p.probe_batch_size)
-        return SplitProbeResult(**fit), {"tsne": tsne_2d(reps, p.seed), "labels": labels}
+        split = stratified_split(labels, p.seed)
+        (plain, pred), (standardized, _) = (
+            split_probe(reps, labels, split, p.probe_epochs, p.probe_lr, p.probe_batch_size,
+                        p.seed, variant) for variant in (False, True))
+        result = SplitProbeResult(probe=plain, standardized_probe=standardized,
+                                  split_sizes={k: len(v) for k, v in split.items()},
+                                  test_class_counts=np.bincount(
+                                      labels[split["test"]], minlength=len(d.classes)).tolist())
+        return result, {"tsne": tsne_2d(reps, p.seed), "labels": labels,
+                        "test": split["test"], "test_pred": pred}
 
     return [*(Spec(f"laplacian:{v}", LaplacianResult, lambda v=v: variant(v), arrays=True,
                    settings=LAPLACIAN_SETTINGS) for v in ("random_cnn", "raw_pixels")),
@@ -113,7 +120,8 @@ def laplacian(run, study) -> list[Spec]:
 def retrieval(run, study) -> list[Spec]:
     """Q7: nearest and most distant train images of one query per class; class mixing."""
     from .neighbours import knn
-    from .retrieval import RetrievalSummary, colour_summary, label_mixing, pick_queries, retrieve
+    from .retrieval import RetrievalSummary, colour_summary, label_mixing, pick_queries, \
+        retrieve, saturation
 
     d, p = study.data, run.profile
     train_idx, _ = study_subsets(p, d)
@@ -124,12 +132,17 @@ def retrieval(run, study) -> list[Spec]:
         reps = study.reps[encoder].train
         found = retrieve(reps, queries, p.retrieval_k)
         _, every = knn(reps, reps, MIXING_K, exclude_self=True)
-        return RetrievalSummary(
+        images = d.train_x[train_idx]
+        summary = RetrievalSummary(
             retrieval=found,
             mixing=label_mixing(labels, np.arange(len(labels)), every, d.classes),
-            colour=colour_summary(d.train_x[train_idx], found))
+            colour=colour_summary(images, found))
+        return summary, {"neighbours": every.astype(np.int32),
+                         "farthest_saturation": saturation(
+                             images[np.asarray(found.farthest).ravel()]).reshape(
+                                 len(queries), -1)}
     return [Spec(f"retrieval:{e}", RetrievalSummary, lambda e=e: compute(e),
-                 (study.reps[e].key,)) for e in RETRIEVAL_ENCODERS]
+                 (study.reps[e].key,), arrays=True) for e in RETRIEVAL_ENCODERS]
 
 
 def anomalies(run, study) -> list[Spec]:
@@ -142,8 +155,8 @@ def anomalies(run, study) -> list[Spec]:
         reps = study.reps[encoder]
         return evaluate_anomaly(reps.train, reps.test, reps.mnist, p.anomaly_k, p.anomaly_top,
                                 d.mnist_y)
-    return [Spec(f"anomaly:{e}", AnomalyResult, lambda e=e: compute(e), (study.reps[e].key,))
-            for e in EVAL_ENCODERS]
+    return [Spec(f"anomaly:{e}", AnomalyResult, lambda e=e: compute(e), (study.reps[e].key,),
+                 arrays=True) for e in EVAL_ENCODERS]
 
 
 def clustering(run, study) -> list[Spec]:
@@ -158,10 +171,20 @@ def clustering(run, study) -> list[Spec]:
 
     def compute(encoder):
         reps = study.reps[encoder].train
-        result = cluster(reps, labels, p.clusters, p.seed, p.silhouette_sample)
+        result, silhouettes = cluster(reps, labels, p.clusters, p.seed, p.silhouette_sample)
         centres = np.asarray(result.centres, np.float32)
         coords = tsne_2d(np.concatenate([reps[sample], centres]), p.seed)
         return result, {"tsne": coords[:len(sample)], "centres": coords[len(sample):],
-                        "sample": sample}
+                        "sample": sample, **silhouettes}
     return [Spec(f"clustering:{e}", ClusteringResult, lambda e=e: compute(e),
                  (study.reps[e].key,), arrays=True) for e in EVAL_ENCODERS]
+
+
+def comparisons(run, study) -> Spec:
+    """Every comparison the document words, with its interval: after all of the above."""
+    from .comparisons import ComparisonsResult, compare_all
+
+    read = [*study.trained.values(), *study.probes.values(), *study.results.values()]
+    inputs = (*(r.provenance.stage_key for r in read), study.reps["q1"].key,
+              study.reps["q4"].key)
+    return Spec("comparisons", ComparisonsResult, lambda: compare_all(run, study), inputs)

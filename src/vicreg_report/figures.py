@@ -122,6 +122,40 @@ def pca_spectra(spectra: dict[str, np.ndarray], path: Path, top: int = 30) -> Pa
         return save_figure(fig, path)
 
 
+VARIANT_LABELS = {"raw_pixels": "raw pixels", "random_cnn": "random-CNN features"}
+
+
+def eigenvector_sweep(sweeps: dict[str, object], chance: float, path: Path) -> Path:
+    """Q6: probe accuracy against the number of eigenvectors kept, for each graph.
+
+    ``sweeps``: variant -> LaplacianResult. Solid: the study's probe; dashed: on
+    standardised codes; filled markers: test, open: validation (which chooses the
+    number, ringed). The dotted line is chance, where the original write-up's probe sat.
+    """
+    with plt.rc_context(STYLE):
+        fig, axes = plt.subplots(1, len(sweeps), figsize=(3.6 * len(sweeps), 3.2),
+                                 sharey=True, constrained_layout=True)
+        for ax, (variant, r) in zip(np.atleast_1d(axes), sweeps.items()):
+            k = r.components_tried
+            for prefix, style, name in (("", "-", "probe"),
+                                        ("standardized_", "--", "standardised codes")):
+                ax.plot(k, r.sweep[f"{prefix}test_acc"], style, marker="o", markersize=3.5,
+                        color=TRAIN_COLOR, label=f"{name}, test")
+                ax.plot(k, r.sweep[f"{prefix}val_acc"], style, marker="o", markersize=3.5,
+                        markerfacecolor="white", color=TEST_COLOR, label=f"{name}, validation")
+            chosen = k.index(r.n_components)
+            ax.plot([r.n_components], [r.sweep["val_acc"][chosen]], "o", markersize=9,
+                    markerfacecolor="none", markeredgecolor="black", label="kept (validation)")
+            ax.axhline(chance, linestyle=":", color="#777777", label="chance (original write-up)")
+            ax.set_xscale("log", base=2)
+            ax.set_xticks(k, [str(n) for n in k])
+            ax.set_xlabel("eigenvectors kept")
+            ax.set_title(f"Laplacian Eigenmaps, {VARIANT_LABELS[variant]}")
+        np.atleast_1d(axes)[0].set_ylabel("linear-probe accuracy")
+        np.atleast_1d(axes)[0].legend(frameon=False, fontsize=7)
+        return save_figure(fig, path)
+
+
 def _image_cell(ax, image: np.ndarray, caption: str = "", frame: str | None = None):
     ax.imshow(image, interpolation="nearest")
     ax.set_xticks([])
@@ -240,6 +274,9 @@ def study_figures(run, study) -> dict[str, Path]:
                             ("random_cnn", "Laplacian Eigenmaps, random CNN"),
                             ("q1", "Q1 VICReg representations"))]
     paths["q6_maps"] = maps_side_by_side(lap, classes, out / "q6_laplacian_tsne.png")
+    paths["q6_sweep"] = eigenvector_sweep(
+        {v: results[f"laplacian:{v}"].result for v in ("raw_pixels", "random_cnn")},
+        1 / len(classes), out / "q6_eigenvectors.png")
     for enc in ("q1", "q5"):
         r = results[f"retrieval:{enc}"].result.retrieval
         paths[f"retrieval_{enc}"] = retrieval_grid(

@@ -9,9 +9,14 @@ Two inputs to the neighbourhood graph:
   followed by a fixed seeded Gaussian projection to 1,024-D, as the course's later
   protocol asks.
 
-The codes are probed with a seeded, stratified 90% / 10% split; the same seed
-gives the same split, so the Q1 encoder's representations of the same images can
-be probed on it for a fair comparison.
+The graph has ``n_neighbors`` neighbours a point (fixed in advance at 10: the
+usual sparse kNN graph, and the fastest). The codes are probed on a seeded,
+stratified split: 80% to fit, 10% to validate, 10% to test. How many
+eigenvectors the codes keep is chosen on the validation part only: each of
+COMPONENTS_TRIED (2 to 128) is probed, the one with the best validation
+accuracy of the study's probe is kept, and the test part is scored once for
+each, for the figure (``sweep``). The same seed gives the same split, so the
+encoders' representations of the same images are probed on it too.
 """
 
 from __future__ import annotations
@@ -28,46 +33,77 @@ from sklearn.model_selection import train_test_split
 
 from .augment import MEAN, STD
 from .errors import VicregError
-from .probe import fit_linear_probe
+from .probe import accuracy_problems, fit_linear_probe, per_class_accuracy
 
 VARIANTS = ("raw_pixels", "random_cnn")
 CNN_LAYERS, CNN_CHANNELS, CNN_KERNEL = 4, 32, 5
 PROJECTED_DIM = 1024
-TEST_FRACTION = 0.1
-# Measured on class-balanced CIFAR-10 train images, 2 cores, 32 components (embedding
-# only; the kNN graph is ~5 s of it at 10k, the rest ARPACK's shift-invert):
-#   10,000 images, 10 neighbours: 21 s raw pixels, 29 s random CNN (probe 28% / 28%)
-#   10,000 images, 30 / 100 neighbours: 28-35 s, probe 28-30%
-#   10,000 images, 1,000 neighbours (sklearn's default N / 10): 137 s / 180 s, probe 31%
-#    5,000 images, 10 neighbours: 4.7 s / 3.8 s; 500 neighbours: 16 s / 18 s
-# 10 components instead of 32 save little time (19 s / 25 s) and lose 3-5 probe points.
-# So: 10 neighbours (fastest, same accuracy as denser graphs), 32 components.
-DEFAULT_COMPONENTS = 32
+VAL_FRACTION = TEST_FRACTION = 0.1
+COMPONENTS_TRIED = (2, 4, 8, 16, 32, 64, 128)
 DEFAULT_NEIGHBORS = 10
 
 
 @dataclass
+class SplitProbe:
+    """A linear probe fitted on a split's fit part: validation and test accuracy."""
+
+    val_acc: float
+    test_acc: float
+    train_acc: float
+    per_class_test_acc: list[float]
+
+
+@dataclass
+class SplitProbeResult:
+    """An encoder's representations of Q6's images, probed on Q6's split."""
+
+    probe: SplitProbe
+    standardized_probe: SplitProbe
+    split_sizes: dict[str, int]
+    test_class_counts: list[int]
+
+    def problems(self) -> list[str]:
+        return split_probe_problems(self)
+
+
+def split_probe_problems(result) -> list[str]:
+    return [*accuracy_problems("test", result.probe.test_acc, result.probe.per_class_test_acc,
+                               result.test_class_counts),
+            *accuracy_problems("standardised test", result.standardized_probe.test_acc,
+                               result.standardized_probe.per_class_test_acc,
+                               result.test_class_counts)]
+
+
+@dataclass
 class LaplacianResult:
-    """Linear probe of Laplacian-Eigenmap codes of ``n_images`` train images."""
+    """Laplacian-Eigenmap codes of ``n_images`` train images, probed linearly.
+
+    ``probe`` and ``standardized_probe``: at the ``n_components`` chosen on validation
+    accuracy (the study's probe, and the variant on standardised codes); ``sweep``: the
+    accuracies of both at each of ``components_tried``.
+    """
 
     variant: str
     seed: int
     n_images: int
     feature_dim: int
-    n_components: int
     n_neighbors: int
     eigen_solver: str
     affinity: str
     graph_components: int          # connected components of the kNN graph (1: connected)
-    probe_train_acc: float
-    probe_test_acc: float
-    probe_per_class_test_acc: list[float]
-    train_size: int
-    test_size: int
-    train_class_counts: list[int]
+    components_tried: list[int]
+    n_components: int              # chosen on validation accuracy
+    choice: str
+    probe: SplitProbe
+    standardized_probe: SplitProbe
+    sweep: dict[str, list[float]]  # val_acc, test_acc, standardized_val_acc, ...
+    split_sizes: dict[str, int]    # fit, val, test
     test_class_counts: list[int]
     probe_settings: dict
     timings: dict[str, float]      # seconds: features, embedding, probe
+
+    def problems(self) -> list[str]:
+        return split_probe_problems(self)
 
 
 # ---------------------------------------------------------------- features
@@ -157,7 +193,7 @@ def _spectral(x: np.ndarray, n_components: int, n_neighbors: int,
     return codes, int(connected_components(model.affinity_matrix_, directed=False)[0])
 
 
-def laplacian_eigenmaps(features: np.ndarray, n_components: int = DEFAULT_COMPONENTS,
+def laplacian_eigenmaps(features: np.ndarray, n_components: int,
                         n_neighbors: int = DEFAULT_NEIGHBORS, seed: int = 0) -> np.ndarray:
     """SpectralEmbedding (kNN graph, ARPACK) codes: (N, n_components) float32."""
     return _spectral(features, n_components, n_neighbors, seed)[0]
@@ -165,73 +201,93 @@ def laplacian_eigenmaps(features: np.ndarray, n_components: int = DEFAULT_COMPON
 
 # ---------------------------------------------------------------- probe
 
-def stratified_split(labels: np.ndarray, seed: int = 0,
-                     test_fraction: float = TEST_FRACTION) -> tuple[np.ndarray, np.ndarray]:
-    """Seeded stratified (train, test) indices, each sorted; same seed, same split."""
+def stratified_split(labels: np.ndarray, seed: int = 0) -> dict[str, np.ndarray]:
+    """Seeded stratified fit / val / test indices (80 / 10 / 10), each sorted. The test
+    part is the 10% that a 90/10 split with the same seed holds out."""
     labels = np.asarray(labels)
     try:
-        train, test = train_test_split(np.arange(len(labels)), test_size=test_fraction,
-                                       stratify=labels, random_state=seed)
+        rest, test = train_test_split(np.arange(len(labels)), test_size=TEST_FRACTION,
+                                      stratify=labels, random_state=seed)
+        fit, val = train_test_split(rest, test_size=VAL_FRACTION / (1 - TEST_FRACTION),
+                                    stratify=labels[rest], random_state=seed)
     except ValueError as exc:
-        raise VicregError(f"Cannot split {len(labels)} labelled images stratified "
-                          f"{1 - test_fraction:.0%} / {test_fraction:.0%}: {exc}") from None
-    return np.sort(train), np.sort(test)
+        raise VicregError(f"Cannot split {len(labels)} labelled images stratified 80% / 10% "
+                          f"/ 10%: {exc}") from None
+    return {"fit": np.sort(fit), "val": np.sort(val), "test": np.sort(test)}
 
 
-def stratified_probe(codes: np.ndarray, labels: np.ndarray, seed: int, epochs: int,
-                     lr: float, batch_size: int, test_fraction: float = TEST_FRACTION) -> dict:
-    """``fit_linear_probe`` on a stratified 90/10 split: accuracies, split sizes, class counts."""
+def split_probe(codes: np.ndarray, labels: np.ndarray, split: dict[str, np.ndarray],
+                epochs: int, lr: float, batch_size: int, seed: int,
+                standardize: bool = False) -> tuple[SplitProbe, np.ndarray]:
+    """``fit_linear_probe`` fitted on the split's fit part, scored on val and test; the
+    probe and its test predictions."""
     codes, labels = np.asarray(codes, dtype=np.float32), np.asarray(labels)
     if codes.ndim != 2 or len(codes) != len(labels):
         raise VicregError(f"Need (N, D) codes and N labels, got {codes.shape} and {labels.shape}.")
-    train, test = stratified_split(labels, seed, test_fraction)
-    fit = fit_linear_probe(codes[train], labels[train], codes[test], labels[test],
-                           epochs, lr, batch_size, seed)
-    n_classes = int(labels.max()) + 1
-    return {**fit, "train_size": len(train), "test_size": len(test),
-            "train_class_counts": np.bincount(labels[train], minlength=n_classes).tolist(),
-            "test_class_counts": np.bincount(labels[test], minlength=n_classes).tolist(),
-            "settings": {"seed": seed, "epochs": epochs, "lr": lr, "batch_size": batch_size,
-                         "test_fraction": test_fraction}}
+    fit, val, test = split["fit"], split["val"], split["test"]
+    scored = np.concatenate([val, test])
+    out = fit_linear_probe(codes[fit], labels[fit], codes[scored], labels[scored], epochs, lr,
+                           batch_size, seed, standardize)
+    pred = out["test_pred"]
+    val_pred, test_pred = pred[:len(val)], pred[len(val):]
+    probe = SplitProbe(val_acc=float((val_pred == labels[val]).mean()),
+                       test_acc=float((test_pred == labels[test]).mean()),
+                       train_acc=out["train_acc"],
+                       per_class_test_acc=per_class_accuracy(test_pred, labels[test],
+                                                             int(labels.max()) + 1))
+    return probe, test_pred
+
+
+def components_tried(n_images: int, most: int) -> list[int]:
+    """COMPONENTS_TRIED up to ``most`` and below what ``n_images`` points allow."""
+    tried = [k for k in COMPONENTS_TRIED if k <= most and k < n_images - 1]
+    if not tried:
+        raise VicregError(f"{n_images} images are too few for Laplacian Eigenmaps.")
+    return tried
 
 
 # ---------------------------------------------------------------- one variant
 
-def run_variant(images: np.ndarray, labels: np.ndarray, variant: str,
-                n_images: int | None = None, seed: int = 0,
-                n_components: int = DEFAULT_COMPONENTS, n_neighbors: int = DEFAULT_NEIGHBORS,
-                epochs: int = 50, lr: float = 1e-3,
-                batch_size: int = 1024) -> tuple[LaplacianResult, np.ndarray]:
-    """Features, Laplacian Eigenmaps and the stratified probe of the first ``n_images``.
-
-    ``n_images`` None uses every image given; otherwise the first ``n_images``
-    (pass a class-balanced selection, e.g. ``data.balanced_subset``). Returns the
-    result and the codes (n_images, n_components).
-    """
+def run_variant(images: np.ndarray, labels: np.ndarray, variant: str, seed: int = 0,
+                most_components: int = COMPONENTS_TRIED[-1],
+                n_neighbors: int = DEFAULT_NEIGHBORS, epochs: int = 50, lr: float = 1e-3,
+                batch_size: int = 1024) -> tuple[LaplacianResult, dict[str, np.ndarray]]:
+    """Features, Laplacian Eigenmaps with up to ``most_components`` eigenvectors, and the
+    probes of the codes at each number tried; the number kept is the one with the best
+    validation accuracy of the study's probe (ties: the fewer). Returns the result and
+    arrays: ``codes`` at the chosen number, the split's ``test`` indices and the study's
+    probe's ``test_pred`` there."""
     labels = np.asarray(labels)
     if len(labels) != len(images):
         raise VicregError(f"{len(images)} images but {len(labels)} labels.")
-    n = len(images) if n_images is None else n_images
-    if not 0 < n <= len(images):
-        raise VicregError(f"Asked for {n} images for Laplacian Eigenmaps; {len(images)} given.")
-    images, labels = images[:n], labels[:n]
+    tried = components_tried(len(images), most_components)
     times: dict[str, float] = {}
     start = time.perf_counter()
     x = features(images, variant, seed)
     times["features"] = round(time.perf_counter() - start, 3)
     start = time.perf_counter()
-    codes, parts = _spectral(x, n_components, n_neighbors, seed)
+    codes, parts = _spectral(x, tried[-1], n_neighbors, seed)
     times["embedding"] = round(time.perf_counter() - start, 3)
     start = time.perf_counter()
-    probe = stratified_probe(codes, labels, seed, epochs, lr, batch_size)
+    split = stratified_split(labels, seed)
+    settings = {"seed": seed, "epochs": epochs, "lr": lr, "batch_size": batch_size}
+    fits = {(k, standardize): split_probe(codes[:, :k], labels, split, epochs, lr, batch_size,
+                                          seed, standardize)
+            for k in tried for standardize in (False, True)}
     times["probe"] = round(time.perf_counter() - start, 3)
+    chosen = max(tried, key=lambda k: (fits[(k, False)][0].val_acc, -k))
+    sweep = {f"{prefix}{measure}": [getattr(fits[(k, standardize)][0], measure) for k in tried]
+             for prefix, standardize in (("", False), ("standardized_", True))
+             for measure in ("val_acc", "test_acc")}
     result = LaplacianResult(
-        variant=variant, seed=seed, n_images=n, feature_dim=x.shape[1],
-        n_components=n_components, n_neighbors=n_neighbors, eigen_solver="arpack",
-        affinity="nearest_neighbors", graph_components=parts,
-        probe_train_acc=probe["train_acc"], probe_test_acc=probe["test_acc"],
-        probe_per_class_test_acc=probe["per_class_test_acc"], train_size=probe["train_size"],
-        test_size=probe["test_size"], train_class_counts=probe["train_class_counts"],
-        test_class_counts=probe["test_class_counts"], probe_settings=probe["settings"],
-        timings=times)
-    return result, codes
+        variant=variant, seed=seed, n_images=len(images), feature_dim=x.shape[1],
+        n_neighbors=n_neighbors, eigen_solver="arpack", affinity="nearest_neighbors",
+        graph_components=parts, components_tried=tried, n_components=chosen,
+        choice="best validation accuracy of the study's probe; ties: fewer eigenvectors",
+        probe=fits[(chosen, False)][0], standardized_probe=fits[(chosen, True)][0],
+        sweep=sweep, split_sizes={k: len(v) for k, v in split.items()},
+        test_class_counts=np.bincount(labels[split["test"]],
+                                      minlength=int(labels.max()) + 1).tolist(),
+        probe_settings=settings, timings=times)
+    return result, {"codes": codes[:, :chosen], "test": split["test"],
+                    "test_pred": fits[(chosen, False)][1]}

@@ -7,12 +7,12 @@ list, so a metric has one name and one source everywhere: the result file
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import VicregError
+from .results import load_document
 
 
 @dataclass(frozen=True)
@@ -45,8 +45,9 @@ METRICS: tuple[Metric, ...] = (
     *_each("tsne_knn", "embedding2d", ("tsne_knn_accuracy",), "percent", ALL),
     *_each("effective_rank", "embedding2d", ("effective_rank",), "rank", ALL),
     *_each("variance_top2", "embedding2d", ("variance_top2",), "percent", ("q1", "q4")),
-    *_each("q6", "laplacian", ("probe_test_acc",), "percent", ("raw_pixels", "random_cnn")),
-    *_each("q6", "laplacian", ("test_acc",), "percent", ("q1", "random_init")),
+    *_each("q6", "laplacian", ("probe", "test_acc"), "percent",
+           ("raw_pixels", "random_cnn", "q1", "random_init")),
+    *_each("probe_standardized", "probe", ("standardized_test_acc",), "percent", ALL),
     *_each("same_class", "retrieval", ("mixing", "same_class_fraction"), "percent",
            ("q1", "q5")),
     *_each("auc", "anomaly", ("auc",), "auc", EVAL),
@@ -64,11 +65,10 @@ def read_metrics(results_dir: Path) -> dict[str, float]:
     for m in METRICS:
         path = Path(results_dir) / f"{m.stem}.json"
         if m.stem not in docs:
-            try:
-                docs[m.stem] = json.loads(path.read_text())
-            except (OSError, json.JSONDecodeError) as exc:
-                raise VicregError(f"Cannot read metric {m.name} from {path} ({exc}). Run the "
-                                  "study for this profile and seed first.") from None
+            if not path.is_file():
+                raise VicregError(f"Cannot read metric {m.name}: {path} does not exist. Run "
+                                  "the study for this profile and seed first.")
+            docs[m.stem] = load_document(path)
         try:
             out[m.name] = m.read(docs[m.stem])
         except (KeyError, IndexError, TypeError, ValueError):

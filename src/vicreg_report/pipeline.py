@@ -28,8 +28,9 @@ from .progress import console
 from .representations import Reps, RepresentationsResult, describe, encode
 from .results import ResultError, TrainResult, atomic_write, load_record, load_result, \
     make_provenance, save_result
-from .stages import Run, cached, in_workers, run_specs, save_arrays, stage_key
-from .training import load_checkpoint, train_vicreg
+from .stages import Run, cached, check_origin, check_written, in_workers, record_written, \
+    run_specs, save_arrays, stage_key
+from .training import load_checkpoint, resume_path, train_vicreg
 
 __all__ = ["Run", "Study", "run_study", "report", "prepare", "train_encoders", "for_seed"]
 
@@ -65,8 +66,13 @@ def _train_stage(run: Run, d, encoder: str, upstream: str = "") -> tuple[str, st
 def _trained_loader(run: Run):
     def load(path):
         result = load_result(path, TrainResult)
-        if not run.saved_only and not (run.results_dir / result.checkpoint).is_file():
-            raise ResultError(f"its checkpoint {result.checkpoint} is missing")
+        check_origin(result.provenance, run, path)
+        check_written(path)
+        checkpoint = run.results_dir / result.checkpoint
+        if not run.saved_only:
+            if not checkpoint.is_file():
+                raise ResultError(f"its checkpoint {result.checkpoint} is missing")
+            check_written(checkpoint)
         return result, result.provenance.stage_key
     return load
 
@@ -74,14 +80,21 @@ def _trained_loader(run: Run):
 def _train_and_save(run: Run, d, encoder: str, key: str, neighbours=None) -> TrainResult:
     p = encoder_profile(run.profile, encoder)
     started = time.perf_counter()
+    checkpoint = run.results_dir / f"{encoder}.pt"
     result, _ = train_vicreg(
-        p, d, run.results_dir / f"{encoder}.pt", run.torch_device, encoder, run.show_progress,
+        p, d, checkpoint, run.torch_device, encoder, run.show_progress,
         epochs=p.q5_epochs if encoder == "q5" else p.epochs,
-        neighbours=None if neighbours is None else torch.from_numpy(neighbours()))
+        neighbours=None if neighbours is None else torch.from_numpy(neighbours()), key=key)
     result.provenance.stage_key = key
     save_result(result, run.results_dir / f"train.{encoder}.json")
+    resume_path(checkpoint).unlink(missing_ok=True)   # the result is saved: nothing to resume
     run.timed(f"train:{encoder}", time.perf_counter() - started)
     return result
+
+
+def _record_trained(run: Run, encoder: str) -> None:
+    """Index the training result and its checkpoint (in the parent process only)."""
+    record_written(run.results_dir / f"train.{encoder}.json", run.results_dir / f"{encoder}.pt")
 
 
 def _train_in_worker(run: Run, encoder: str, key: str) -> dict:
@@ -98,7 +111,10 @@ def train(run: Run, d, encoder: str = "q1", neighbours=None, upstream: str = "")
     """
     stage, key, path = _train_stage(run, d, encoder, upstream)
     result = cached(run, stage, path, key, _trained_loader(run))
-    return result if result is not None else _train_and_save(run, d, encoder, key, neighbours)
+    if result is None:
+        result = _train_and_save(run, d, encoder, key, neighbours)
+        _record_trained(run, encoder)
+    return result
 
 
 def train_encoders(run: Run, d) -> tuple[dict[str, TrainResult], dict[str, Reps]]:
@@ -122,6 +138,8 @@ def train_encoders(run: Run, d) -> tuple[dict[str, TrainResult], dict[str, Reps]
                                            TrainResult)
     else:
         trained.update({e: _train_and_save(run, d, e, k) for e, k in pending})
+    for encoder, _ in pending:
+        _record_trained(run, encoder)
     reps = {"q1": representations(run, d, "q1", trained)}
     trained["q5"] = train(run, d, "q5", neighbours=lambda: q5_neighbours(run, reps["q1"]),
                           upstream=reps["q1"].key)
@@ -152,6 +170,8 @@ def _reps_record(run: Run, encoder: str) -> Path:
 
 def _load_reps(run: Run, path: Path) -> tuple[Reps, str]:
     record = load_record(path, RepresentationsResult)
+    check_origin(record.provenance, run, path)
+    check_written(path)
     arrays = path.with_suffix(".npz")
     if not run.saved_only and not arrays.is_file():
         raise ResultError(f"its arrays {arrays.name} are missing")
@@ -179,6 +199,7 @@ def representations(run: Run, d, encoder: str, trained: dict[str, TrainResult]) 
         written = save_arrays(path.with_suffix(".npz"), arrays, key)
         record = describe(encoder, arrays, path.with_suffix(".npz").name, written)
         save_result(record, path, make_provenance(run.profile, d, run.torch_device, started, key))
+        record_written(path)
         reps = Reps(key, path.with_suffix(".npz"), record.arrays_sha256, arrays)
         run.timed("representations", time.perf_counter() - started)
     return reps
@@ -211,7 +232,10 @@ def run_study(run: Run) -> Study:
         if kind == "probe":
             study.probes[encoder] = record
         else:
-            study.results[name], study.arrays[name] = record, arrays
+            study.results[name] = record
+        study.arrays[name] = arrays
+    (study.results["comparisons"], _), = run_specs(
+        run, d, [experiments.comparisons(run, study)]).values()
     return study
 
 

@@ -8,7 +8,8 @@ from rich.console import Console
 from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
                            TimeElapsedColumn, TimeRemainingColumn)
 
-console = Console(stderr=True)
+# Messages are not wrapped by rich (a path cut in two cannot be pasted); the terminal wraps.
+console = Console(stderr=True, soft_wrap=True)
 
 
 def progress_bar(enabled: bool = True) -> Progress:

@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 import numpy as np
 
 from .claims import evaluate_claims
-from .embedding2d import ANIMALS, VEHICLES
+from .config import ANIMALS, VEHICLES
 from .losses import TERM_NAMES
 from .original import original
 from .render import METRIC_PATHS, SECTIONS

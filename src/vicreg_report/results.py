@@ -4,12 +4,20 @@ Every result is a dataclass. ``save_result`` writes
 ``{"schema": N, "type": "ProbeResult", "data": {...}}`` atomically;
 ``load_result`` rebuilds the dataclass and rejects a corrupted, truncated or
 incompatible file with a clear message.
+
+A result cannot be edited silently: each file records the sha256 of its own
+content (``content_sha256``), checked on load; a value that is NaN or infinite
+is refused with its field named; and a result type may define ``problems()``,
+a check across its related numbers (an overall accuracy against its per-class
+accuracies, say), run on load.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
+import math
 import os
 import platform
 import subprocess
@@ -26,7 +34,7 @@ from pathlib import Path
 from .errors import VicregError
 from .paths import REPO_ROOT
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 class ResultError(VicregError):
@@ -136,11 +144,13 @@ def make_provenance(profile, data, device, started: float, stage_key: str = "") 
 
 @dataclass
 class LossHistory:
-    """Each term and the total: per training batch, and per epoch on the test set."""
+    """Each term and the total: per training batch, and per epoch on the test set (the
+    mean over its batches; ``test_batches[term][epoch]`` holds each batch's value)."""
 
     train: dict[str, list[float]]
     test: dict[str, list[float]]
     steps_per_epoch: int
+    test_batches: dict[str, list[list[float]]]
 
 
 @dataclass
@@ -151,17 +161,24 @@ class TrainResult:
     train_images: int
     provenance: Provenance
 
+    def problems(self) -> list[str]:
+        h = self.history
+        epochs = len(h.test["total"])
+        return [f"{len(h.train[term])} training losses of {term}, not {epochs} epochs of "
+                f"{h.steps_per_epoch} steps" for term in h.train
+                if len(h.train[term]) != epochs * h.steps_per_epoch]
 
-@dataclass
-class ProbeResult:
-    encoder: str                 # e.g. "q1", "random_init"
-    test_acc: float
-    train_acc: float
-    per_class_test_acc: list[float]
-    settings: dict
+
 
 
 # ---------------------------------------------------------------- JSON round trip
+
+def content_hash(doc: dict) -> str:
+    """sha256 of a result document without its own hash, in one canonical JSON form."""
+    body = {k: v for k, v in doc.items() if k != "content_sha256"}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":"),
+                                     allow_nan=True).encode()).hexdigest()
+
 
 def save_result(result, path: Path, provenance: Provenance | None = None) -> Path:
     """Write a result dataclass; ``provenance`` for results that do not hold their own."""
@@ -169,8 +186,23 @@ def save_result(result, path: Path, provenance: Provenance | None = None) -> Pat
            "data": dataclasses.asdict(result)}
     if provenance is not None:
         doc["provenance"] = dataclasses.asdict(provenance)
+    doc = json.loads(json.dumps(doc, allow_nan=False))   # as it will be read back
+    doc["content_sha256"] = content_hash(doc)
     atomic_write(path, json.dumps(doc, indent=1, sort_keys=True, allow_nan=False))
     return Path(path)
+
+
+def non_finite(value, where: str = "") -> str | None:
+    """The dotted path of the first NaN or infinite number inside ``value``, if any."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return where or "(the value)"
+    items = value.items() if isinstance(value, dict) else \
+        enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        found = non_finite(item, f"{where}.{key}" if where else str(key))
+        if found:
+            return found
+    return None
 
 
 @dataclass
@@ -196,9 +228,15 @@ def load_result(path: Path, cls: type):
     return _load(path, cls)[0]
 
 
-def _load(path: Path, cls: type):
+def _fix(path: Path) -> str:
+    return f"Delete {path} and run the stage again (e.g. `nox -s report`)."
+
+
+def load_document(path: Path) -> dict:
+    """A result file's JSON document, checked: readable, this schema, no value that is
+    not finite, and its content as written (``content_sha256``)."""
     path = Path(path)
-    fix = f"Delete {path} and run the stage again (e.g. `nox -s report`)."
+    fix = _fix(path)
     try:
         doc = json.loads(path.read_text())
     except FileNotFoundError:
@@ -209,14 +247,32 @@ def _load(path: Path, cls: type):
         found = doc.get("schema") if isinstance(doc, dict) else None
         raise ResultError(f"Result file {path} has schema {found!r}; this version reads "
                           f"schema {SCHEMA_VERSION}. {fix}")
+    bad = non_finite(doc)
+    if bad:
+        raise ResultError(f"Result file {path} holds a value that is not a finite number, "
+                          f"at {bad}. {fix}")
+    if doc.get("content_sha256") != content_hash(doc):
+        raise ResultError(f"Result file {path} was changed after the run wrote it (its content "
+                          f"no longer matches its sha256). {fix}")
+    return doc
+
+
+def _load(path: Path, cls: type):
+    path = Path(path)
+    fix = _fix(path)
+    doc = load_document(path)
     if doc.get("type") != cls.__name__:
         raise ResultError(f"Result file {path} holds a {doc.get('type')!r}, not a "
                           f"{cls.__name__}. {fix}")
     try:
-        return _from_dict(cls, doc["data"]), doc
+        result = _from_dict(cls, doc["data"])
     except (KeyError, TypeError, ValueError) as exc:
         raise ResultError(f"Result file {path} does not match the {cls.__name__} "
                           f"format ({exc}). {fix}") from None
+    problems = result.problems() if hasattr(result, "problems") else []
+    if problems:
+        raise ResultError(f"Result file {path} is inconsistent: {'; '.join(problems)}. {fix}")
+    return result, doc
 
 
 def _from_dict(tp, value):

@@ -7,11 +7,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .config import ANIMALS, VEHICLES
 from .errors import VicregError
 from .neighbours import farthest, knn
 
-ANIMALS = ("bird", "cat", "deer", "dog", "frog", "horse")
-VEHICLES = ("airplane", "automobile", "ship", "truck")
 # An image whose mean saturation is below this counts as near-grey: 2.7% of the CIFAR-10
 # train images (JPEG copy; 1.5% are below 0.02, i.e. black and white), data set mean 0.28.
 GREY_SATURATION = 0.05

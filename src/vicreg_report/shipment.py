@@ -37,10 +37,10 @@ def _result_types() -> dict[str, type]:
     from .anomaly import AnomalyResult
     from .clustering import ClusteringResult
     from .embedding2d import Embedding2DResult
-    from .experiments import SplitProbeResult
-    from .laplacian import LaplacianResult
+    from .laplacian import LaplacianResult, SplitProbeResult
     from .representations import RepresentationsResult
-    from .results import ProbeResult, TrainResult
+    from .probe import ProbeResult
+    from .results import TrainResult
     from .retrieval import RetrievalSummary
 
     types = (TrainResult, RepresentationsResult, ProbeResult, Embedding2DResult,
@@ -124,11 +124,16 @@ def check(folder: Path, profile: str, seed: int) -> list[str]:
     belonging to their result, the headline metrics all there; the problems found."""
     from .metrics import read_metrics
     from .results import ResultError
-    from .stages import load_arrays
+    from .stages import INDEX, check_written, load_arrays
 
     types, problems, keys = _result_types(), [], {}
+    for path in sorted(folder.iterdir()):
+        try:
+            check_written(path)
+        except VicregError as exc:
+            problems.append(str(exc))
     for path in sorted(folder.glob("*.json")):
-        if path.name == "timings.json":
+        if path.name in ("timings.json", INDEX):
             continue
         try:
             prov = _provenance(path, types)

@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import multiprocessing
 import os
+import shutil
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from contextlib import contextmanager
@@ -46,11 +48,12 @@ STAGE_MODULES = {
     "train": ("training", "model", "losses", "augment", "data"),
     "representations": ("representations", "model", "augment", "anomaly"),
     "probe": ("probe",),
-    "embedding2d": ("embedding2d",),
+    "embedding2d": ("embedding2d", "probe"),
     "laplacian": ("laplacian", "probe"),
     "retrieval": ("retrieval", "neighbours"),
     "anomaly": ("anomaly", "neighbours"),
     "clustering": ("clustering", "embedding2d"),
+    "comparisons": ("comparisons", "uncertainty", "embedding2d", "losses", "original.json"),
 }
 
 
@@ -58,7 +61,9 @@ STAGE_MODULES = {
 
 @lru_cache(maxsize=None)
 def module_hash(name: str) -> str:
-    return hashlib.sha256((PACKAGE_DIR / f"{name}.py").read_bytes()).hexdigest()
+    """The sha256 of a module of the package (``name.py``) or of a data file it ships."""
+    return hashlib.sha256((PACKAGE_DIR / (name if "." in name else f"{name}.py"))
+                          .read_bytes()).hexdigest()
 
 
 def stage_key(stage: str, config_hash: str, data_fingerprint: str, *inputs: str,
@@ -176,6 +181,108 @@ def _rekey(saved, key: str) -> None:
         target.key = key
 
 
+# ---------------------------------------------------------------- what a run wrote
+
+INDEX = "index.json"
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _index(results_dir: Path) -> dict:
+    try:
+        return json.loads((Path(results_dir) / INDEX).read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def record_written(*paths: Path) -> None:
+    """Add each file's sha256 to the index of its results folder (``index.json``)."""
+    for folder in {Path(p).parent for p in paths}:
+        index = _index(folder)
+        index.update({Path(p).name: file_sha256(p) for p in paths if Path(p).parent == folder})
+        atomic_write(folder / INDEX, json.dumps(index, indent=1, sort_keys=True))
+
+
+def check_written(path: Path) -> None:
+    """A ResultError if ``path`` differs from what the run that wrote it recorded."""
+    expected = _index(Path(path).parent).get(Path(path).name)
+    if expected is not None and file_sha256(path) != expected:
+        raise ResultError(f"{path} was changed after the run wrote it (it differs from "
+                          f"{INDEX}); delete it and run the stage again")
+
+
+def check_origin(provenance, run: "Run", path: Path) -> None:
+    """A ResultError if a saved result belongs to another profile or seed than its folder."""
+    p = run.profile
+    if (provenance.profile, provenance.seed) != (p.name, p.seed):
+        raise ResultError(f"{path} was computed for profile {provenance.profile!r}, seed "
+                          f"{provenance.seed}, not for this folder's {p.name!r}, seed {p.seed}; "
+                          "it was copied from another run. Delete it")
+
+
+# ---------------------------------------------------------------- where results go
+
+LOCK = ".lock"
+
+
+def check_writable(folder: Path, what: str, need_bytes: int = 0) -> None:
+    """An error naming ``folder`` and the fix if it cannot hold results: a file where the
+    folder should be, no permission to write, or less free space than ``need_bytes``."""
+    folder = Path(folder)
+    fix = "set VICREG_BUILD_DIR (or --results) to a folder you can write to"
+    for part in (folder, *folder.parents):
+        if part.exists():
+            if not part.is_dir():
+                raise VicregError(f"The {what} {folder} cannot be made: {part} is a file, not a "
+                                  f"folder. Move the file away, or {fix}.")
+            break
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".write-test-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise VicregError(f"The {what} {folder} cannot be written ({exc.strerror or exc}). Fix "
+                          f"its permissions, or {fix}.") from None
+    free = shutil.disk_usage(folder).free
+    if free < need_bytes:
+        raise VicregError(f"The {what} {folder} has {free / 2**20:,.0f} MiB free; this run "
+                          f"needs about {need_bytes / 2**20:,.0f} MiB. Free some space, or {fix}.")
+
+
+@contextmanager
+def exclusive(results_dir: Path):
+    """One computing run at a time per results folder: a second one waits, with a message,
+    then finds the first one's results saved and reuses them."""
+    import fcntl
+
+    results_dir = Path(results_dir)
+    results_dir.mkdir(parents=True, exist_ok=True)
+    with open(results_dir / LOCK, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            console.print(f"[yellow]{results_dir} is in use by a run ({holder}); waiting for it "
+                          "to finish, then its results are reused")
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()}")
+        handle.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 # ---------------------------------------------------------------- arrays beside a result
 
 def save_arrays(path: Path, arrays: dict[str, np.ndarray], key: str) -> bytes:
@@ -222,11 +329,14 @@ class Spec:
         return results_dir / f"{stem}.json", results_dir / f"{stem}.npz"
 
 
-def _load_spec(spec: Spec, results_dir: Path):
-    path, array_path = spec.paths(results_dir)
+def _load_spec(spec: Spec, run: Run):
+    path, array_path = spec.paths(run.results_dir)
     record = load_record(path, spec.result)
+    check_origin(record.provenance, run, path)
+    check_written(path)
     extra = None
     if spec.arrays:
+        check_written(array_path)
         extra, array_key = load_arrays(array_path)
         if array_key != record.provenance.stage_key:
             raise ResultError(f"{array_path} belongs to another computation than {path.name}")
@@ -274,7 +384,7 @@ def run_specs(run: Run, data, specs: list[Spec],
     for spec in specs:
         key = spec.key(run.profile, data.fingerprint)
         saved = cached(run, spec.name, spec.paths(run.results_dir)[0], key,
-                       lambda path, spec=spec: _load_spec(spec, run.results_dir))
+                       lambda path, spec=spec: _load_spec(spec, run))
         if saved is None:
             pending.append((spec, key))
         else:
@@ -288,7 +398,8 @@ def run_specs(run: Run, data, specs: list[Spec],
         seconds = _in_turn(run, data, pending)
     for (spec, _), took in zip(pending, seconds):
         run.timed(spec.name.split(":")[0], took)
-        out[spec.name] = _load_spec(spec, run.results_dir)[0]
+        record_written(*(p for p in spec.paths(run.results_dir) if p.is_file()))
+        out[spec.name] = _load_spec(spec, run)[0]
     return out
 
 

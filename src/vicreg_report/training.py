@@ -1,9 +1,24 @@
 """VICReg training: one flat loop, every loss term recorded per batch and per epoch.
 
-On a CUDA GPU the loop runs faster (``Speed``): channels_last, a bf16 forward
-pass (the loss itself in float32), fused Adam, and no wait for the GPU inside an
-epoch (the loss terms stay on the device and are copied once per epoch). On the
-CPU none of this applies and the arithmetic is exactly the plain float32 loop's.
+On a CUDA GPU the loop runs faster (``Speed``): channels_last, the backbone
+under bf16 autocast (projector and loss in float32, so that small loss values
+such as Q4's are not bf16 rounding), fused Adam, and no wait for the GPU inside
+an epoch (the loss terms stay on the device and are copied once per epoch). On
+the CPU none of this applies and the arithmetic is exactly the plain float32 loop's.
+
+Training can stop at any moment (Ctrl-C, SIGTERM, SIGKILL, a slot's time limit):
+after every epoch it saves everything it needs to continue, atomically, beside
+the checkpoint (``<encoder>.resume.pt``: model, projector, optimiser, both random
+generators, the loss history so far, keyed by the stage key). Started again, it
+continues after the last finished epoch, and on a CPU ends bit-identical to an
+uninterrupted run. The pipeline removes the file once the stage's result is saved.
+A loss that is NaN or infinite stops training with the epoch, step and term, the
+last good epoch kept for a rerun with other settings.
+
+The per-epoch test loss is computed in evaluation mode (BatchNorm uses the
+running statistics gathered in training) on batches of test images in one fixed,
+seeded random order: the prepared test set is ordered by class, and the variance
+and covariance terms are batch statistics, which a one-class batch would bias.
 """
 
 from __future__ import annotations
@@ -26,17 +41,19 @@ from .data import PreparedData, balanced_subset
 from .errors import VicregError
 from .losses import TERM_NAMES, LossTerms, vicreg_loss
 from .model import VICReg, build_model
-from .progress import progress_bar
+from .progress import console, progress_bar
 from .results import LossHistory, TrainResult, atomic_write, make_provenance
 
+RESUME_VERSION = 1
 TEST_VIEW_SEED = 2024  # the test views are the same at every epoch
+TEST_ORDER_SEED = 2025  # and so are the test batches, each a seeded random mix of classes
 
 
 @dataclass(frozen=True)
 class Speed:
     """Accelerator-only speed-ups; all off gives the plain float32 loop."""
 
-    bf16: bool = False            # forward pass under bf16 autocast; the loss stays float32
+    bf16: bool = False            # backbone under bf16 autocast; projector and loss float32
     channels_last: bool = False   # NHWC model weights and inputs
     fused_adam: bool = False      # one fused kernel per optimizer step
     cudnn_benchmark: bool = False
@@ -109,12 +126,20 @@ def make_optimizer(model: VICReg, p: Profile, speed: Speed = PLAIN) -> torch.opt
                             weight_decay=p.weight_decay, **extra)
 
 
+def project(model: VICReg, x: torch.Tensor, speed: Speed = PLAIN) -> torch.Tensor:
+    """z = h(f(x)): the encoder f under bf16 autocast if ``speed`` says so, the projector
+    h in float32 (autocast off), so z is float32 either way."""
+    with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=speed.bf16):
+        y = model.encoder(model_input(x, speed))
+    with torch.autocast(x.device.type, enabled=False):
+        return model.projector(y.float())
+
+
 def loss_terms(model: VICReg, x: torch.Tensor, y: torch.Tensor, p: Profile,
                speed: Speed = PLAIN) -> LossTerms:
-    """The VICReg terms of one pair of batches: forward as ``speed`` says, loss in float32."""
-    with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=speed.bf16):
-        z, z_prime = model(model_input(x, speed)), model(model_input(y, speed))
-    return vicreg_loss(z.float(), z_prime.float(), p.lam, p.mu, p.nu, p.gamma, p.eps)
+    """The VICReg terms of one pair of batches, in float32."""
+    z, z_prime = project(model, x, speed), project(model, y, speed)
+    return vicreg_loss(z, z_prime, p.lam, p.mu, p.nu, p.gamma, p.eps)
 
 
 def train_step(model: VICReg, optimizer: torch.optim.Optimizer, x: torch.Tensor,
@@ -142,33 +167,88 @@ class TermLog:
         return {k: [row[i] for row in table] for i, k in enumerate(TERM_NAMES)}
 
 
+def test_batches(n: int, batch_size: int) -> list[torch.Tensor]:
+    """Indices of the full test batches: one fixed seeded permutation of ``n`` images, cut
+    into batches of ``batch_size`` (the remainder left out), the same at every epoch."""
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(TEST_ORDER_SEED))
+    return [order[start:start + batch_size] for start in range(0, n - batch_size + 1, batch_size)]
+
+
 @torch.no_grad()
 def test_loss(model: VICReg, images: torch.Tensor, p: Profile,
-              speed: Speed = PLAIN) -> dict[str, float]:
-    """Mean of each term over the test images, two views from a fixed generator."""
+              speed: Speed = PLAIN) -> dict[str, list[float]]:
+    """Each term on every test batch (two views from a fixed generator), in batch order;
+    the model in evaluation mode."""
     model.eval()
     g = torch.Generator().manual_seed(TEST_VIEW_SEED)
     log = TermLog()
-    for start in range(0, len(images) - p.batch_size + 1, p.batch_size):
-        x, y = two_views(images[start:start + p.batch_size], g, speed.one_pass_views)
+    for batch in test_batches(len(images), p.batch_size):
+        x, y = two_views(images[to_device(batch, images.device)], g, speed.one_pass_views)
         log.add(loss_terms(model, x, y, p, speed))
     model.train()
-    # Left-to-right double additions: ``sum()`` compensates rounding since Python 3.12,
-    # which would change the saved test losses in their last digits.
-    return {k: reduce(operator.add, values, 0.0) / max(len(values), 1)
-            for k, values in log.columns().items()}
+    return log.columns()
+
+
+def mean(values: list[float]) -> float:
+    """Left-to-right double additions: ``sum()`` compensates rounding since Python 3.12,
+    which would change the saved losses in their last digits from one Python to another."""
+    return reduce(operator.add, values, 0.0) / max(len(values), 1)
+
+
+def resume_path(checkpoint: Path) -> Path:
+    """Where training saves its state after each epoch: ``<encoder>.resume.pt``."""
+    return checkpoint.with_name(f"{checkpoint.stem}.resume.pt")
+
+
+def save_state(path: Path, key: str, epochs_done: int, model: VICReg, optimizer, shuffle,
+               views, history: dict, seconds: float) -> None:
+    buf = io.BytesIO()
+    torch.save({"version": RESUME_VERSION, "key": key, "epochs_done": epochs_done,
+                "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                "shuffle": shuffle.get_state(), "views": views.get_state(),
+                "history": history, "seconds": seconds}, buf)
+    atomic_write(path, buf.getvalue())
+
+
+def load_state(path: Path, key: str, device: torch.device) -> dict | None:
+    """The saved state of this very training (same stage key), or None: no file, an
+    unreadable one, or another computation's (each said)."""
+    if not key or not path.is_file():
+        return None
+    try:
+        state = torch.load(path, map_location=device, weights_only=True)
+    except (OSError, RuntimeError, EOFError, pickle.UnpicklingError) as exc:
+        console.print(f"[yellow]{path.name} is unreadable ({type(exc).__name__}); "
+                      "training starts over")
+        return None
+    if not isinstance(state, dict) or state.get("version") != RESUME_VERSION \
+            or state.get("key") != key:
+        console.print(f"[yellow]{path.name} belongs to another configuration; training "
+                      "starts over")
+        return None
+    return state
+
+
+def first_non_finite(columns: dict[str, list[float]]) -> tuple[int, str, float] | None:
+    """(step, term, value) of the first loss value that is NaN or infinite, if any."""
+    for step in range(len(columns["total"])):
+        for term in TERM_NAMES:
+            if not np.isfinite(columns[term][step]):
+                return step, term, columns[term][step]
+    return None
 
 
 def train_vicreg(p: Profile, data: PreparedData, checkpoint: Path, device: torch.device,
                  name: str = "q1", show_progress: bool = True, epochs: int | None = None,
                  neighbours: torch.Tensor | None = None,
-                 speed: Speed | None = None) -> tuple[TrainResult, VICReg]:
+                 speed: Speed | None = None, key: str = "") -> tuple[TrainResult, VICReg]:
     """Train encoder and projector from scratch; save the final checkpoint.
 
     Pairs are two augmentations of an image, or, given ``neighbours`` (row i:
     indices of image i's nearest train images), the image and one neighbour.
     The test loss always uses two augmented views of the test images.
-    ``speed``: default ``speed_for(device)``.
+    ``speed``: default ``speed_for(device)``. ``key``: the stage key; with one, the
+    state is saved after every epoch and a saved state of the same key is resumed.
     """
     started = time.perf_counter()
     speed = speed_for(device) if speed is None else speed
@@ -188,33 +268,66 @@ def train_vicreg(p: Profile, data: PreparedData, checkpoint: Path, device: torch
     shuffle = torch.Generator().manual_seed(p.seed)
     views = torch.Generator().manual_seed(p.seed + 1)
     steps_per_epoch = len(train_images) // p.batch_size
-    train_hist = {k: [] for k in TERM_NAMES}
-    test_hist = {k: [] for k in TERM_NAMES}
+    history = {"train": {k: [] for k in TERM_NAMES}, "test": {k: [] for k in TERM_NAMES},
+               "test_batches": {k: [] for k in TERM_NAMES}}
+    resume = resume_path(checkpoint)
+    state = load_state(resume, key, device)
+    done, earlier = 0, 0.0
+    if state is not None:
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        shuffle.set_state(state["shuffle"])
+        views.set_state(state["views"])
+        history, done, earlier = state["history"], state["epochs_done"], state["seconds"]
+        console.print(f"train {name}: resuming after epoch {done} of {epochs} "
+                      f"(saved in {resume.name})")
+
+    def kept_state(epoch: int) -> str:
+        return (f"the state after epoch {epoch} is kept in {resume}" if epoch and key
+                else "no earlier epoch was kept")
 
     with progress_bar(show_progress) as bar:
-        task = bar.add_task(f"train {name}", total=epochs * steps_per_epoch, status="")
-        for epoch in range(epochs):
+        task = bar.add_task(f"train {name}", total=epochs * steps_per_epoch,
+                            completed=done * steps_per_epoch, status="")
+        for epoch in range(done, epochs):
             order = to_device(torch.randperm(len(train_images), generator=shuffle), device)
             log = TermLog()
             for step in range(steps_per_epoch):
                 x, y = pairs(order[step * p.batch_size:(step + 1) * p.batch_size], views)
                 log.add(train_step(model, optimizer, x, y, p, speed))
                 bar.update(task, advance=1, status=f"epoch {epoch + 1}/{epochs}")
-            for k, values in log.columns().items():
-                train_hist[k].extend(values)
-            for k, v in test_loss(model, test_images, p, speed).items():
-                test_hist[k].append(v)
+            columns = log.columns()
+            bad = first_non_finite(columns)
+            if bad is not None:
+                raise VicregError(
+                    f"Training {name} diverged: the {bad[1]} loss term is {bad[2]} at epoch "
+                    f"{epoch + 1}, step {bad[0] + 1} of {steps_per_epoch}; {kept_state(epoch)}. "
+                    f"Lower the learning rate (now {p.lr:g}) or check the data, then run again.")
+            tested = test_loss(model, test_images, p, speed)
+            bad_test = first_non_finite(tested)
+            if bad_test is not None:
+                raise VicregError(
+                    f"Training {name} diverged: the {bad_test[1]} loss term on the test set is "
+                    f"{bad_test[2]} after epoch {epoch + 1} (test batch {bad_test[0] + 1}); "
+                    f"{kept_state(epoch)}. Lower the learning rate (now {p.lr:g}) or check the "
+                    "data, then run again.")
+            for k, values in columns.items():
+                history["train"][k].extend(values)
+            for k, values in tested.items():
+                history["test"][k].append(mean(values))
+                history["test_batches"][k].append(values)
             bar.update(task, status=f"epoch {epoch + 1}/{epochs} loss "
-                                    f"{train_hist['total'][-1]:.3f}")
-            if not np.isfinite(train_hist["total"][-1]):
-                raise VicregError(f"Training diverged (loss is {train_hist['total'][-1]}) in "
-                                  f"epoch {epoch + 1}; lower the learning rate.")
+                                    f"{history['train']['total'][-1]:.3f}")
+            if key:
+                save_state(resume, key, epoch + 1, model, optimizer, shuffle, views, history,
+                           earlier + time.perf_counter() - started)
 
     save_checkpoint(model, p, checkpoint)
     result = TrainResult(
-        model=name, history=LossHistory(train_hist, test_hist, steps_per_epoch),
+        model=name, history=LossHistory(history["train"], history["test"], steps_per_epoch,
+                                        history["test_batches"]),
         checkpoint=checkpoint.name, train_images=len(train_images),
-        provenance=make_provenance(p, data, device, started))
+        provenance=make_provenance(p, data, device, started - earlier))
     return result, model
 
 
