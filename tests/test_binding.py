@@ -8,7 +8,8 @@ short explicit list: names (CIFAR-10, ResNet-18, ICLR 2022, SHA-256), the
 question labels Q1...Q7 and, in the PDF, the numbering typst adds itself (pages,
 "Table n", "Figure n", the numbered list of claims).  A second check reads the
 templates with Jinja's own lexer: no number literal in an expression, no digits
-in the template text outside names and identifiers.
+in the template text outside names and identifiers, and none in a catalogue's
+messages either.
 
 The end-to-end tests run the smoke study for two seeds, then render it again
 from saved results after a stage's code "changed" (stale results).
@@ -20,16 +21,18 @@ import json
 import re
 import shutil
 from collections import Counter
-from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 from pypdf import PdfReader
 
-from test_render import derive, make_context, several_seeds, write_figures
+from document_text import MARKS, html_text, pdf_pages
+from sample_context import derive, make_context, several_seeds, write_figures
+from vicreg_report import catalogue, metrics, paths, pipeline, render, stages
 from vicreg_report import formatting as fmt
-from vicreg_report import metrics, pipeline, render, stages
+from vicreg_report.binding import NumberRegistry, bind, path_of
 from vicreg_report.config import SMOKE
+from vicreg_report.templating import make_environment
 
 LANGUAGES = ("en", "he")
 # Names that contain digits; removed from the text before numbers are read.
@@ -39,7 +42,6 @@ QUESTION = re.compile(r"Q[1-7]")
 # hashes and stage names around them ("72.40%", "−0.0412", "1e-4", "2026-11-28",
 # "3.11.7", "embedding2d:q1").  A hyphen before a word ends it ("10-nearest").
 TOKEN = re.compile(r"[0-9A-Za-z.,:%\-\u2212/_=]*[0-9][0-9A-Za-z.,:%\-\u2212/_=]*")
-MARKS = dict.fromkeys(map(ord, "\u200e\u200f"), None)   # bidi marks: invisible
 
 
 def number_tokens(text: str) -> list[str]:
@@ -51,51 +53,6 @@ def number_tokens(text: str) -> list[str]:
         if re.search(r"\d", token):
             out.append(token)
     return out
-
-
-class _BodyText(HTMLParser):
-    def __init__(self):
-        super().__init__()
-        self.parts, self.skip, self.body = [], 0, False
-
-    def handle_starttag(self, tag, attrs):
-        self.body = self.body or tag == "body"
-        self.skip += tag in ("style", "script")
-
-    def handle_endtag(self, tag):
-        self.skip -= tag in ("style", "script")
-
-    def handle_data(self, data):
-        if self.body and not self.skip:
-            self.parts.append(data)
-
-
-def html_text(path: Path) -> str:
-    """The text of an HTML document's body (what a reader sees)."""
-    parser = _BodyText()
-    parser.feed(Path(path).read_text(encoding="utf-8"))
-    return " ".join(parser.parts)
-
-
-def pdf_pages(path: Path) -> list[str]:
-    """Each page's text.  Pieces that typst set as one run (same position) are joined
-    as they are; separate runs (cells, lines, words set apart) with a space."""
-    pages = []
-    for page in PdfReader(path).pages:
-        parts, last = [], [None]
-
-        def visit(text, cm, tm, font, size):
-            if not text.strip():
-                parts.append(" " if text else "")
-                return
-            if tuple(cm) != last[0]:
-                parts.append(" ")
-            last[0] = tuple(cm)
-            parts.append(text)
-
-        page.extract_text(visitor_text=visit)
-        pages.append("".join(parts).translate(MARKS))
-    return pages
 
 
 def structural_pdf_numbers(out_dir: Path, lang: str, pages: int) -> Counter:
@@ -157,47 +114,40 @@ def resolve(ctx: dict, path: str):
     return value
 
 
-@pytest.fixture(scope="module")
-def built(tmp_path_factory):
-    out = tmp_path_factory.mktemp("bound")
-    ctx = make_context()
-    write_figures(out, ctx)
-    render.build_document(ctx, out)
-    return ctx, out
-
-
 # ---------------------------------------------------------------- the mechanism
 
 def test_bind_keeps_paths_through_arithmetic():
-    ctx = render.bind({"a": {"x": 0.75, "n": 4, "v": [0.25, 0.5]}, "s": "cu130"})
+    ctx = bind({"a": {"x": 0.75, "n": 4, "v": [0.25, 0.5]}, "s": "cu130"})
     x, n, v = ctx["a"]["x"], ctx["a"]["n"], ctx["a"]["v"]
-    assert render.path_of(x) == "a.x" and render.path_of(v[1]) == "a.v.1"
-    assert render.path_of(x - v[0]) == "(a.x - a.v.0)" and x - v[0] == 0.5
-    assert render.path_of(sum(v)) == "(a.v.0 + a.v.1)"            # sum starts from 0
-    assert render.path_of(n * n) == "(a.n * a.n)" and isinstance(n * n, int)
-    assert render.path_of(1 - x) == "(1 - a.x)"
-    assert render.path_of(ctx["s"]) == "s" and ctx["s"] == "cu130"
-    assert render.path_of(0.5) is None
+    assert path_of(x) == "a.x" and path_of(v[1]) == "a.v.1"
+    assert path_of(x - v[0]) == "(a.x - a.v.0)" and x - v[0] == 0.5
+    assert path_of(sum(v)) == "(a.v.0 + a.v.1)"            # sum starts from 0
+    assert path_of(n * n) == "(a.n * a.n)" and isinstance(n * n, int)
+    assert path_of(1 - x) == "(1 - a.x)"
+    assert path_of(ctx["s"]) == "s" and ctx["s"] == "cu130"
+    assert path_of(0.5) is None
 
 
 def test_filters_record_what_they_write():
-    registry = render.NumberRegistry()
-    env = render.make_environment(registry=registry, lang="he")
+    registry = NumberRegistry()
+    hebrew = catalogue.load("he")
+    env = make_environment(hebrew, registry=registry)
     template = env.from_string("{{ a.x | percent }} {{ (a.x - a.y) | percent_points }} "
                                "{{ a.v | length | integer }} {{ 0.5 | percent }} "
                                "{{ s | code }} {{ 'no digits' | code }}")
-    text = template.render(**render.bind({"a": {"x": 0.75, "y": 0.5, "v": [1, 2]}, "s": "v2"}))
+    text = template.render(**bind({"a": {"x": 0.75, "y": 0.5, "v": [1, 2]}, "s": "v2"}))
     assert text.startswith("75.00% ")
     got = sorted((e["text"], e["path"] or "", e["lang"]) for e in registry)
     assert got == sorted([("75.00%", "a.x", "he"),
-                          ("+25.00 pp", "(a.x - a.y)", "he"),
+                          (fmt.percent_points(0.25, conv=hebrew.conventions),   # its units
+                           "(a.x - a.y)", "he"),
                           ("2", "len(a.v)", "he"),
                           ("50.00%", "", "he"),                    # a literal: no path
                           ("v2", "s", "he")])                      # the text, not the markup
 
 
 def test_numbers_file_names_every_number_with_its_source(built):
-    ctx, out = built
+    ctx, out = built.ctx, built.out
     entries = json.loads((out / "numbers.json").read_text(encoding="utf-8"))
     assert {e["lang"] for e in entries} == {"en", "he", "index"}
     assert all(e["path"] for e in entries)
@@ -211,8 +161,7 @@ def test_numbers_file_names_every_number_with_its_source(built):
 
 
 def test_rendered_numbers_are_all_bound(built):
-    _, out = built
-    assert unbound_numbers(out) == []
+    assert unbound_numbers(built.out) == []
 
 
 def test_number_tokens():
@@ -225,43 +174,60 @@ def test_number_tokens():
 
 # ---------------------------------------------------------------- the checks catch a literal
 
-def _templates_with(tmp_path: Path, lang: str, text: str) -> Path:
+# Where an injection goes: before the summary heading of the structure (every language
+# shows it), or before the first sentence of one catalogue's summary.
+ANCHORS = {"structure": ("report.md.j2", '## {{ msg("summary.heading") }} {#sec-summary}'),
+           "en": ("lang/en.toml", "The table gathers the study's headline numbers."),
+           "he": ("lang/he.toml", "הטבלה מרכזת את המספרים העיקריים של המחקר.")}
+
+
+def templates_with(tmp_path: Path, where: str, text: str) -> Path:
+    """A copy of templates/ with ``text`` injected at ANCHORS[where]."""
     folder = tmp_path / "templates"
-    shutil.copytree(render.TEMPLATES_DIR, folder)
-    path = folder / f"report.{lang}.md.j2"
-    anchor = "## Results at a glance {#sec-summary}\n" if lang == "en" else \
-        "## התוצאות במבט אחד {#sec-summary}\n"
-    source = path.read_text(encoding="utf-8")
+    shutil.copytree(paths.TEMPLATES_DIR, folder)
+    name, anchor = ANCHORS[where]
+    source = (folder / name).read_text(encoding="utf-8")
     assert source.count(anchor) == 1
-    path.write_text(source.replace(anchor, f"{text}\n\n{anchor}"), encoding="utf-8")
+    glue = "\n\n" if where == "structure" else " "
+    (folder / name).write_text(source.replace(anchor, f"{text}{glue}{anchor}"), encoding="utf-8")
     return folder
 
 
-@pytest.mark.parametrize("lang, injected, caught", [
+@pytest.mark.parametrize("where, injected, caught", [
     ("en", "In another run the probe reached 87.65%.", "'87.65%'"),
     ("he", "בהרצה אחרת המסווג הגיע ל-87.65%.", "'87.65%'"),
-    ("en", "A literal through a filter: {{ 0.25 | percent }}.", "from no context path"),
-    ("en", "A number without its formatter: {{ probes.q1.test_acc }}.", "'0.6123'"),
-    ("en", "The top {{ anomaly.top }} images.", "'7'"),
+    ("structure", "{{ 0.25 | percent }}", "from no context path"),
+    ("structure", "{{ probes.q1.test_acc }}", "'0.6123'"),
+    ("structure", "{{ anomaly.top }}", "'7'"),
 ])
-def test_rendered_check_catches_an_injected_number(tmp_path, monkeypatch, lang, injected,
+def test_rendered_check_catches_an_injected_number(tmp_path, monkeypatch, where, injected,
                                                     caught):
-    monkeypatch.setattr(render, "TEMPLATES_DIR", _templates_with(tmp_path, lang, injected))
+    monkeypatch.setattr(paths, "TEMPLATES_DIR", templates_with(tmp_path, where, injected))
     ctx = make_context()
     out = tmp_path / "out"
     write_figures(out, ctx)
     render.build_document(ctx, out)
     problems = unbound_numbers(out)
     assert problems and any(caught in p for p in problems), problems
-    assert all(p.startswith(lang) for p in problems), problems
+    langs = LANGUAGES if where == "structure" else (where,)
+    assert {p.split()[0].rstrip(":") for p in problems} == set(langs), problems
 
 
-# ---------------------------------------------------------------- templates
+# ---------------------------------------------------------------- templates and catalogues
 
 ALLOWED_IN_TEMPLATES = NAMES + ("utf-8", "initial-scale=1")   # HTML boilerplate
 LAYOUT = re.compile(r"width=\d+%")
 # context keys (q2.q1.top10), claim ids (digits_8_and_1), anchors (sec-q7), Q1...Q7, h1
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+PLACEHOLDER = re.compile(r"\{\w+\}")
+
+
+def digits_outside_names(text: str) -> list[str]:
+    """The digits left in a text once names, identifiers and figure widths are out."""
+    for name in ALLOWED_IN_TEMPLATES:
+        text = text.replace(name, " ")
+    text = IDENTIFIER.sub(" ", LAYOUT.sub(" ", text))
+    return re.findall(r".{0,15}\d.{0,15}", text)
 
 
 def template_literals(source: str) -> list[str]:
@@ -270,30 +236,38 @@ def template_literals(source: str) -> list[str]:
     identifiers and figure widths are taken out.  Comments are skipped."""
     source = re.sub(r"<style>.*?</style>", "", source, flags=re.S)   # index.html's CSS
     found = []
-    for _, kind, value in render.make_environment().lex(source):
+    for _, kind, value in make_environment().lex(source):
         if kind in ("integer", "float"):
             found.append(value)
         elif kind in ("data", "string"):
-            text = value
-            for name in ALLOWED_IN_TEMPLATES:
-                text = text.replace(name, " ")
-            text = IDENTIFIER.sub(" ", LAYOUT.sub(" ", text))
-            found += re.findall(r".{0,15}\d.{0,15}", text)
+            found += digits_outside_names(value)
     return found
 
 
+def message_literals(message: str) -> list[str]:
+    """Digits in a catalogue's message outside its placeholders and names."""
+    return digits_outside_names(PLACEHOLDER.sub(" ", message))
+
+
 def all_templates() -> list[Path]:
-    return sorted(render.TEMPLATES_DIR.glob("*.j2"))
+    return sorted(paths.TEMPLATES_DIR.glob("*.j2"))
 
 
 def test_every_template_is_scanned():
-    assert {p.name for p in all_templates()} >= {"report.en.md.j2", "report.he.md.j2",
-                                                  "index.html.j2"}
+    assert {p.name for p in all_templates()} == {"report.md.j2", "index.html.j2"}
 
 
 @pytest.mark.parametrize("path", all_templates(), ids=lambda p: p.name)
 def test_templates_hold_no_literal_numbers(path):
     assert template_literals(path.read_text(encoding="utf-8")) == []
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_catalogues_hold_no_literal_numbers(catalogues, lang):
+    found = {key: message_literals(message)
+             for key, message in catalogues[lang].messages.items()}
+    assert {key: digits for key, digits in found.items() if digits} == {}
+    assert message_literals(catalogues[lang].title) == []
 
 
 @pytest.mark.parametrize("injected", [
@@ -302,13 +276,20 @@ def test_templates_hold_no_literal_numbers(path):
     "the top 7 images", "{## a comment with 12 ##}{{ 1 }}",
 ])
 def test_template_check_catches_an_injected_literal(injected):
-    clean = (render.TEMPLATES_DIR / "report.en.md.j2").read_text(encoding="utf-8")
+    clean = (paths.TEMPLATES_DIR / render.REPORT_TEMPLATE).read_text(encoding="utf-8")
     assert template_literals(clean + injected + "\n")
 
 
-def test_template_check_ignores_comments_and_names():
+@pytest.mark.parametrize("message", ["reached 87.65% in another run", "{trained} and 7 more",
+                                     "the top {top7}0 images", "הגיע ל-87.65%"])
+def test_catalogue_check_catches_an_injected_literal(message):
+    assert message_literals(message)
+
+
+def test_checks_ignore_comments_placeholders_and_names():
     assert template_literals("{## 12 and 7 ##}CIFAR-10 on ResNet-18, Q7 {{ q2.q1.top10 | "
                              "percent }} ![x](<{{ f }}>){#fig-q7 width=58%}\n") == []
+    assert message_literals("{q1_top2} of CIFAR-10 in Q1 (see [Retrieval](#sec-q7))") == []
 
 
 # ---------------------------------------------------------------- several seeds (unit)
@@ -371,7 +352,7 @@ def test_smoke_document_numbers_are_all_bound(smoke, doc):
 
 
 @pytest.mark.parametrize("lang", LANGUAGES)
-def test_two_seeds_show_mean_and_std(smoke, lang):
+def test_two_seeds_show_mean_and_std(smoke, catalogues, lang):
     out = smoke["two_seeds"]
     html = re.sub(r"\s+", " ", html_text(out / f"vicreg-report.{lang}.html"))
     pdf = re.sub(r"\s+", " ", " ".join(pdf_pages(out / f"vicreg-report.{lang}.pdf")))
@@ -380,7 +361,7 @@ def test_two_seeds_show_mean_and_std(smoke, lang):
                        ("auc_q1", "auc"), ("silhouette_q5", "score")):
         shown = fmt.spread(across[name], kind, count=False).translate(MARKS)
         assert shown in html.translate(MARKS) and shown in pdf, (name, shown)
-    over = fmt.over_seeds(across["auc_q5"], "auc", lang=lang).translate(MARKS)
+    over = fmt.over_seeds(across["auc_q5"], "auc", conv=catalogues[lang].conventions).translate(MARKS)
     assert over in html.translate(MARKS)
     first = ("describes the run with the first seed, 0" if lang == "en"
              else "מתאר את ההרצה עם הזרע הראשון, 0")
@@ -390,10 +371,10 @@ def test_two_seeds_show_mean_and_std(smoke, lang):
 
 
 @pytest.mark.parametrize("lang", LANGUAGES)
-def test_provenance_appendix_lists_every_result(smoke, lang):
+def test_provenance_appendix_lists_every_result(smoke, catalogues, lang):
     out = smoke["two_seeds"]
     html = html_text(out / f"vicreg-report.{lang}.html")
-    appendix = html[html.index("נספח" if lang == "he" else "Appendix"):]
+    appendix = html[html.index(catalogues[lang].say("provenance.heading")):]
     kinds = ("train", "probe", "embedding2d", "laplacian", "retrieval", "anomaly", "clustering")
     results = sorted(p.stem for p in Path(smoke["results"]).glob("*.json")
                      if p.stem.split(".")[0] in kinds)

@@ -1,10 +1,15 @@
-"""Each kind of number is written one way; compare() picks the wording key."""
+"""Each kind of number is written one way; a language's conventions give its unit
+words and its signs; compare() picks the wording key."""
 
 import math
 
 import pytest
 
 from vicreg_report import formatting as f
+from vicreg_report.catalogue import load
+
+# The conventions of the two catalogues: English words, left to right; Hebrew, right to left.
+EN, HE = load("en").conventions, load("he").conventions
 
 
 @pytest.mark.parametrize("x, expected", [
@@ -25,18 +30,19 @@ def test_percent_places_and_nan():
     (0.00001, "0.00 pp"), (-0.00001, "0.00 pp"), (0.2636, "+26.36 pp"),
 ])
 def test_percent_points_signed(x, expected):
-    assert f.percent_points(x) == expected
+    assert f.percent_points(x, conv=EN) == expected
 
 
 def test_percent_points_unsigned_and_hebrew():
-    assert f.percent_points(-0.1117, signed=False) == "11.17 pp"
-    assert f.percent_points(0.1117, signed=False, lang="he") == "11.17 נקודות אחוז"
+    assert f.percent_points(-0.1117, signed=False, conv=EN) == "11.17 pp"
+    assert f.percent_points(0.1117, signed=False, conv=HE) == "11.17 נקודות אחוז"
     # a signed number in Hebrew starts with a left-to-right mark (see test_signs_in_hebrew)
-    assert f.percent_points(0.0123, lang="he") == f.LRM + "+1.23 נקודות אחוז"
+    assert f.percent_points(0.0123, conv=HE) == f.LRM + "+1.23 נקודות אחוז"
     # a real minus sign, never an ASCII hyphen
-    assert "-" not in f.percent_points(-0.5)
-    with pytest.raises(ValueError, match="unknown language"):
-        f.percent_points(0.1, lang="fr")
+    assert "-" not in f.percent_points(-0.5, conv=EN)
+    # a unit is a word of the language: without its conventions there is none
+    with pytest.raises(ValueError, match="no word for the unit 'pp'"):
+        f.percent_points(0.1)
 
 
 @pytest.mark.parametrize("x, expected", [
@@ -67,13 +73,13 @@ def test_loss_never_rounds_a_small_term_to_zero():
     (3720, "1 h 02 min"), (7 * 3600 + 59 * 60 + 50, "8 h 00 min"),
 ])
 def test_seconds(x, expected):
-    assert f.seconds(x) == expected
+    assert f.seconds(x, conv=EN) == expected
 
 
 def test_seconds_hebrew():
-    assert f.seconds(185.3, "he") == "3 דק׳ 05 שנ׳"
-    assert f.seconds(42, lang="he") == "42 שנ׳"
-    assert f.seconds(3720, "he") == "1 שע׳ 02 דק׳"
+    assert f.seconds(185.3, conv=HE) == "3 דק׳ 05 שנ׳"
+    assert f.seconds(42, conv=HE) == "42 שנ׳"
+    assert f.seconds(3720, conv=HE) == "1 שע׳ 02 דק׳"
     assert f.seconds(-1) == f.NOT_A_NUMBER
 
 
@@ -230,19 +236,18 @@ def test_new_filters_registered():
         assert f.FILTERS[name] is getattr(f, name)
 
 
-def test_signs_in_hebrew():
+def test_signs_in_right_to_left_text():
     """A leading sign stays on the left of its digits in right-to-left text: the
-    number starts with an (invisible) left-to-right mark, only in Hebrew."""
-    assert f.score(-0.0412, lang="he") == f.LRM + "\u22120.0412"
-    assert f.score(0.0412, lang="he") == "0.0412"
-    assert f.score(-0.0412) == "\u22120.0412"
-    assert f.metric(-0.0412, "score", lang="he") == f.LRM + "\u22120.0412"
-    assert f.metric(0.5, "percent", lang="he") == "50.00%"
-    assert f.percent_points(-0.031, lang="he").startswith(f.LRM + "\u22123.10")
-    assert f.percent_points(-0.031, signed=False, lang="he") == "3.10 נקודות אחוז"
-    assert f.percent_points(0.0, lang="he") == "0.00 נקודות אחוז"
-    with pytest.raises(ValueError, match="unknown language"):
-        f.score(0.1, lang="fr")
+    number starts with an (invisible) left-to-right mark, only in such a language."""
+    assert HE.rtl and not EN.rtl
+    assert f.score(-0.0412, conv=HE) == f.LRM + "\u22120.0412"
+    assert f.score(0.0412, conv=HE) == "0.0412"
+    assert f.metric(-0.0412, "score", conv=HE) == f.LRM + "\u22120.0412"
+    assert f.metric(0.5, "percent", conv=HE) == "50.00%"
+    assert f.percent_points(-0.031, conv=HE).startswith(f.LRM + "\u22123.10")
+    assert f.percent_points(-0.031, signed=False, conv=HE) == "3.10 נקודות אחוז"
+    assert f.percent_points(0.0, conv=HE) == "0.00 נקודות אחוז"
+    assert f.score(-0.0412, conv=EN) == f.score(-0.0412) == "\u22120.0412"
 
 
 # ---------------------------------------------------------------- mean ± std over seeds
@@ -259,22 +264,22 @@ TWO = {"mean": 0.5859375, "std": 0.0994369, "n": 2, "values": [0.515625, 0.65625
     ("loss", {"mean": 21.4371, "std": 0.5123, "n": 4}, "21.437 ± 0.512 (4 seeds)"),
 ])
 def test_spread_several_seeds(kind, s, expected):
-    assert f.spread(s, kind) == expected
+    assert f.spread(s, kind, conv=EN) == expected
     assert f.spread(s, kind, count=False) == expected.rsplit(" (", 1)[0]
 
 
 def test_spread_one_seed_is_the_single_value():
     """With one seed the number is written exactly as metric() writes it."""
     assert f.spread(ONE, "percent") == f.metric(0.5156, "percent") == "51.56%"
-    assert f.spread({"mean": -0.0412, "std": 0.0, "n": 1}, "score", lang="he") == \
-        f.metric(-0.0412, "score", lang="he")
+    assert f.spread({"mean": -0.0412, "std": 0.0, "n": 1}, "score", conv=HE) == \
+        f.metric(-0.0412, "score", conv=HE)
     assert f.spread(None, "percent") == f.DASH
-    assert f.over_seeds(ONE, "percent") == "" and f.over_seeds(ONE, "auc", lang="he") == ""
+    assert f.over_seeds(ONE, "percent") == "" and f.over_seeds(ONE, "auc", conv=HE) == ""
 
 
 def test_over_seeds_follows_a_single_number():
-    assert f.over_seeds(TWO, "percent") == " (2 seeds: 58.59% ± 9.94%)"
-    assert f.percent(0.515625) + f.over_seeds(TWO, "percent") == \
+    assert f.over_seeds(TWO, "percent", conv=EN) == " (2 seeds: 58.59% ± 9.94%)"
+    assert f.percent(0.515625) + f.over_seeds(TWO, "percent", conv=EN) == \
         "51.56% (2 seeds: 58.59% ± 9.94%)"
 
 
@@ -282,11 +287,11 @@ def test_spread_in_hebrew_is_one_left_to_right_run():
     """mean ± std is one left-to-right run in right-to-left text: a left-to-right mark
     before it (so the two numbers are not swapped), a right-to-left mark after it (so
     the Hebrew words that follow are not pulled into it)."""
-    assert f.spread(TWO, "percent", lang="he") == \
+    assert f.spread(TWO, "percent", conv=HE) == \
         f.LRM + "58.59% ± 9.94%" + f.RLM + " (2 זרעים)"
-    assert f.over_seeds(TWO, "percent", lang="he") == \
+    assert f.over_seeds(TWO, "percent", conv=HE) == \
         " (2 זרעים: " + f.LRM + "58.59% ± 9.94%" + f.RLM + ")"
-    assert f.spread({"mean": -0.0412, "std": 0.0021, "n": 2}, "score", lang="he",
+    assert f.spread({"mean": -0.0412, "std": 0.0021, "n": 2}, "score", conv=HE,
                     count=False) == f.LRM + "\u22120.0412 ± 0.0021" + f.RLM
 
 

@@ -2,17 +2,21 @@
 
 The templates never contain a result number; they pass each value from the
 context through one of these functions (registered as Jinja filters in
-``FILTERS``), so a kind of number is written the same way everywhere, in both
-languages.  ``compare`` returns a language-neutral key ("higher", "lower",
-"equal") that each template maps to its own words.
+``FILTERS``), so a kind of number is written the same way everywhere, in every
+language.  What a language changes (its unit words, and signs in right-to-left
+text) comes from its catalogue as ``Conventions``, which the Jinja environment of
+that language hands to every function that takes ``conv``.  ``compare`` returns a
+language-neutral key ("higher", "lower", "equal") that names the message to use.
 """
 
 from __future__ import annotations
 
+import functools
 import math
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from numbers import Real
-from typing import Callable
+from typing import Callable, Mapping
 
 MINUS = "\u2212"  # a real minus sign, not a hyphen
 NOT_A_NUMBER = "n/a"
@@ -21,11 +25,20 @@ LRM = "\u200e"   # left-to-right mark, see _sign_first
 RLM = "\u200f"   # right-to-left mark, see spread
 PLUS_MINUS = "\u00b1"
 
-_UNITS = {
-    "en": {"h": "h", "min": "min", "s": "s", "pp": "pp", "MB": "MB", "seeds": "seeds"},
-    "he": {"h": "שע׳", "min": "דק׳", "s": "שנ׳", "pp": "נקודות אחוז", "MB": "MB",
-           "seeds": "זרעים"},
-}
+UNITS = ("h", "min", "s", "pp", "seeds")   # the unit words a language's conventions give
+
+
+@dataclass(frozen=True)
+class Conventions:
+    """How a language writes numbers, from its catalogue: the words of UNITS, and
+    whether its text runs right to left (a signed number then starts with a mark,
+    see ``_sign_first``).  The default has no unit words: a number that needs one
+    asks for the language's conventions."""
+    units: Mapping[str, str] = field(default_factory=dict)
+    rtl: bool = False
+
+
+PLAIN = Conventions()
 
 
 def _number(x, what: str) -> float:
@@ -35,20 +48,20 @@ def _number(x, what: str) -> float:
     return float(x)
 
 
-def _units(lang: str) -> dict[str, str]:
+def _unit(conv: Conventions, name: str) -> str:
     try:
-        return _UNITS[lang]
+        return conv.units[name]
     except KeyError:
-        raise ValueError(f"unknown language {lang!r}; expected one of {sorted(_UNITS)}") from None
+        raise ValueError(f"no word for the unit {name!r}: pass the language's conventions "
+                         "(conv=, from its catalogue)") from None
 
 
-def _sign_first(text: str, lang: str) -> str:
+def _sign_first(text: str, conv: Conventions) -> str:
     """In right-to-left text a leading sign is a neutral character, and the
     bidirectional algorithm puts it on the right of the digits ('0.0412−').
-    For Hebrew a signed number starts with a left-to-right mark, which makes the
+    There a signed number starts with a left-to-right mark, which makes the
     sign and the digits one left-to-right run ('−0.0412'); it is invisible."""
-    _units(lang)
-    if lang == "he" and text[:1] in (MINUS, "+"):
+    if conv.rtl and text[:1] in (MINUS, "+"):
         return LRM + text
     return text
 
@@ -68,7 +81,8 @@ def percent(x, places: int = 2) -> str:
     return f"{v * 100:.{places}f}%"
 
 
-def percent_points(x, places: int = 2, *, signed: bool = True, lang: str = "en") -> str:
+def percent_points(x, places: int = 2, *, signed: bool = True,
+                   conv: Conventions = PLAIN) -> str:
     """A difference of two fractions in percentage points: 0.031 -> '+3.10 pp'.
 
     ``signed=False`` gives the magnitude only ('3.10 pp'), for prose whose words
@@ -78,8 +92,8 @@ def percent_points(x, places: int = 2, *, signed: bool = True, lang: str = "en")
     if not math.isfinite(v):
         return NOT_A_NUMBER
     magnitude = f"{abs(v) * 100:.{places}f}"
-    text = _sign_first(_signed(magnitude, v), lang) if signed else magnitude
-    return f"{text} {_units(lang)['pp']}"
+    text = _sign_first(_signed(magnitude, v), conv) if signed else magnitude
+    return f"{text} {_unit(conv, 'pp')}"
 
 
 def auc(x) -> str:
@@ -88,15 +102,15 @@ def auc(x) -> str:
     return f"{v:.4f}" if math.isfinite(v) else NOT_A_NUMBER
 
 
-def score(x, places: int = 4, lang: str = "en") -> str:
+def score(x, places: int = 4, *, conv: Conventions = PLAIN) -> str:
     """A score in [-1, 1] such as a silhouette, an ARI or an NMI, four decimals,
     with a real minus sign: 0.08841 -> '0.0884', -0.0123 -> '\u22120.0123'
-    (in Hebrew with a left-to-right mark first, see ``_sign_first``)."""
+    (right to left: with a left-to-right mark first, see ``_sign_first``)."""
     v = _number(x, "score")
     if not math.isfinite(v):
         return NOT_A_NUMBER
     text = f"{abs(v):.{places}f}"
-    return _sign_first(MINUS + text if v < 0 and float(text) != 0.0 else text, lang)
+    return _sign_first(MINUS + text if v < 0 and float(text) != 0.0 else text, conv)
 
 
 def rank(x, places: int = 2) -> str:
@@ -105,22 +119,22 @@ def rank(x, places: int = 2) -> str:
     return f"{v:.{places}f}" if math.isfinite(v) else NOT_A_NUMBER
 
 
-def metric(x, kind: str, lang: str = "en") -> str:
+def metric(x, kind: str, *, conv: Conventions = PLAIN) -> str:
     """A headline number written as its ``kind`` says ('percent', 'auc', 'score',
     'rank' or 'loss'); None (a number that does not exist, such as one the original
     write-up did not report) as a dash."""
     if x is None:
         return DASH
-    return _by_kind(x, kind, lang, "metric")
+    return _by_kind(x, kind, conv, "metric")
 
 
-def _by_kind(x, kind: str, lang: str, what: str) -> str:
+def _by_kind(x, kind: str, conv: Conventions, what: str) -> str:
     try:
         func = METRIC_KINDS[kind]
     except (KeyError, TypeError):
         raise ValueError(f"{what}() got unknown kind {kind!r}; expected one of "
                          f"{sorted(METRIC_KINDS)}") from None
-    return func(x, lang=lang) if func is score else func(x)
+    return func(x, conv=conv) if func is score else func(x)
 
 
 def _seed_entry(s, what: str) -> tuple[float, float, int]:
@@ -136,15 +150,15 @@ def _seed_entry(s, what: str) -> tuple[float, float, int]:
     return _number(mean, what), _number(std, what), int(n)
 
 
-def _mean_std(mean: float, std: float, kind: str, lang: str, what: str) -> str:
-    """'mean ± std', both written as ``kind`` says; for Hebrew one left-to-right run
+def _mean_std(mean: float, std: float, kind: str, conv: Conventions, what: str) -> str:
+    """'mean ± std', both written as ``kind`` says; right to left, one left-to-right run
     (a left-to-right mark first, a right-to-left mark after), so that the bidirectional
     algorithm neither swaps the two numbers nor pulls the words that follow into the run."""
-    text = f"{_by_kind(mean, kind, 'en', what)} {PLUS_MINUS} {_by_kind(std, kind, 'en', what)}"
-    return f"{LRM}{text}{RLM}" if lang == "he" else text
+    text = f"{_by_kind(mean, kind, PLAIN, what)} {PLUS_MINUS} {_by_kind(std, kind, PLAIN, what)}"
+    return f"{LRM}{text}{RLM}" if conv.rtl else text
 
 
-def spread(s, kind: str, lang: str = "en", count: bool = True) -> str:
+def spread(s, kind: str, *, conv: Conventions = PLAIN, count: bool = True) -> str:
     """A metric over seeds (an entry of ``metrics.across_seeds``: mean, std, n), for a
     table: one seed as the single value, written as ``metric`` writes it; several as
     'mean ± std (n seeds)': {'mean': 0.5, 'std': 0.0221, 'n': 2} -> '50.00% ± 2.21%
@@ -154,19 +168,20 @@ def spread(s, kind: str, lang: str = "en", count: bool = True) -> str:
         return DASH
     mean, std, n = _seed_entry(s, "spread")
     if n == 1:
-        return _by_kind(mean, kind, lang, "spread")
-    text = _mean_std(mean, std, kind, lang, "spread")
-    return f"{text} ({n} {_units(lang)['seeds']})" if count else text
+        return _by_kind(mean, kind, conv, "spread")
+    text = _mean_std(mean, std, kind, conv, "spread")
+    return f"{text} ({n} {_unit(conv, 'seeds')})" if count else text
 
 
-def over_seeds(s, kind: str, lang: str = "en") -> str:
+def over_seeds(s, kind: str, *, conv: Conventions = PLAIN) -> str:
     """The spread over seeds to follow a single seed's number in the text: nothing for
     one seed; for several ' (n seeds: mean ± std)', e.g. ' (2 seeds: 50.00% ± 2.21%)'."""
     mean, std, n = _seed_entry(s, "over_seeds")
     if n == 1:
-        _by_kind(mean, kind, lang, "over_seeds")  # the kind is checked all the same
+        _by_kind(mean, kind, conv, "over_seeds")  # the kind is checked all the same
         return ""
-    return f" ({n} {_units(lang)['seeds']}: {_mean_std(mean, std, kind, lang, 'over_seeds')})"
+    seeds = _unit(conv, "seeds")
+    return f" ({n} {seeds}: {_mean_std(mean, std, kind, conv, 'over_seeds')})"
 
 
 def loss(x) -> str:
@@ -185,26 +200,26 @@ def loss(x) -> str:
     return f"{v:.{max(3, digits)}f}"
 
 
-def seconds(x, lang: str = "en") -> str:
+def seconds(x, *, conv: Conventions = PLAIN) -> str:
     """A duration: 42.3 -> '42 s', 185 -> '3 min 05 s', 3720 -> '1 h 02 min'.
 
     Below ten seconds one decimal is kept ('4.2 s').
     """
     v = _number(x, "seconds")
-    u = _units(lang)
     if not math.isfinite(v) or v < 0:
         return NOT_A_NUMBER
+    unit = functools.partial(_unit, conv)
     if v < 9.95:
-        return f"{v:.1f} {u['s']}"
+        return f"{v:.1f} {unit('s')}"
     total = int(round(v))
     if total < 60:
-        return f"{total} {u['s']}"
+        return f"{total} {unit('s')}"
     if total < 3600:
         m, s = divmod(total, 60)
-        return f"{m} {u['min']} {s:02d} {u['s']}"
+        return f"{m} {unit('min')} {s:02d} {unit('s')}"
     total_min = int(round(v / 60))
     h, m = divmod(total_min, 60)
-    return f"{h} {u['h']} {m:02d} {u['min']}"
+    return f"{h} {unit('h')} {m:02d} {unit('min')}"
 
 
 def integer(n) -> str:

@@ -1,4 +1,4 @@
-"""Where things live: the repository root and the build folder."""
+"""Where things live: the repository root, the document's sources and the build folder."""
 
 from __future__ import annotations
 
@@ -6,6 +6,10 @@ import os
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+# The structure template, the landing page and the catalogues (lang/<lang>.toml).
+TEMPLATES_DIR = REPO_ROOT / "templates"
+# The Quarto project copied beside the generated sources (filters, styles, typst template).
+REPORT_DIR = REPO_ROOT / "report"
 
 
 def build_dir() -> Path:

@@ -1,7 +1,9 @@
-"""Results -> the one context dict that both language templates read.
+"""Results -> the one context dict that the report template reads, in every language.
 
 Every number here is read from a result object of this run (or from
-original.json for the original write-up); the templates only format them.
+original.json for the original write-up); the templates only format them.  The
+shape of the context is described beside this module, in context_schema.py; the
+words (the title included) are in the catalogues, templates/lang/<lang>.toml.
 """
 
 from __future__ import annotations
@@ -14,9 +16,9 @@ import numpy as np
 
 from .claims import evaluate_claims
 from .config import ANIMALS, VEHICLES
+from .context_schema import METRIC_PATHS, SECTIONS
 from .losses import TERM_NAMES
 from .original import original
-from .render import METRIC_PATHS, SECTIONS
 from .results import git_commit
 
 # Which sections show the results of a kind of stage.
@@ -184,9 +186,7 @@ def provenance_table(run, study, seed_ids: list[int] | None) -> dict:
 
 
 def _meta(run) -> dict:
-    return {"title_en": "VICReg on CIFAR-10: a reproducible study",
-            "title_he": "VICReg על CIFAR-10: מחקר הניתן לשחזור",
-            "generated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    return {"generated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "commit": git_commit(), "profile": run.profile.name}
 
 

@@ -41,21 +41,38 @@ class ResultError(VicregError):
     pass
 
 
-def atomic_write(path: Path, payload: bytes | str) -> None:
-    """Write to a temporary file beside ``path``, then rename over it."""
+# The process's umask, read once: os.umask can only be read by setting it.
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
+
+
+def temp_beside(path: Path) -> Path:
+    """A new empty file beside ``path`` (the same folder, so renaming it over ``path`` is
+    atomic), with the permissions of any new file: 0644 under the usual umask, where
+    mkstemp alone makes 0600."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.fchmod(fd, 0o666 & ~_UMASK)
+    os.close(fd)
+    return Path(tmp)
+
+
+def atomic_write(path: Path, payload: bytes | str) -> Path:
+    """Write to a temporary file beside ``path``, then rename over it: a reader sees the
+    old file or the new one, never a part of either."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     data = payload.encode() if isinstance(payload, str) else payload
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    tmp = temp_beside(path)
     try:
-        with os.fdopen(fd, "wb") as f:
+        with open(tmp, "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
+    return path
 
 
 # ---------------------------------------------------------------- provenance
