@@ -9,9 +9,11 @@ from pathlib import Path
 
 from PIL import Image
 
+from vicreg_report import claims as claims_mod
 from vicreg_report.claims import evaluate_claims
+from vicreg_report.comparisons import comparison_kind
 from vicreg_report.context_schema import FIGURE_KEYS
-from vicreg_report.report_context import (measurements, seed_summary, single_seed,
+from vicreg_report.report_context import (claim_entry, seed_summary, single_seed,
                                           stale_entries, stale_sections, summary_rows)
 
 TERMS = ("invariance", "variance", "covariance", "total")
@@ -24,6 +26,101 @@ STALE = [("embedding2d:q1", "inputs changed (key 6bcb570a -> 0d3004d0); shown as
          ("clustering:q5", "inputs changed (key dfe750c6 -> 2af98ee6); shown as saved, "
           "marked stale"),
          ("train:q4", "saved result unusable: something else")]
+# Each comparison the document reads, as (a, b): context paths, or numbers (thresholds).
+# report_context reads them from comparisons.json; here they follow the context's numbers,
+# a gap within MARGIN counting as within the noise.
+COMPARED = {
+    **{f"train_{t}_last_vs_first": (f"training.last.{t}", f"training.first.{t}") for t in TERMS},
+    **{f"{t}_test_vs_train": (f"training.test_last.{t}", f"training.last.{t}") for t in TERMS},
+    "test_total_last_vs_first": ("training.test_last.total", "training.test_first.total"),
+    **{f"probe_{e}_vs_random_init": (f"probes.{e}.test_acc", "probes.random_init.test_acc")
+       for e in ("q1", "q4", "q5")},
+    "probe_q1_vs_threshold": ("probes.q1.test_acc", "probe.course_threshold"),
+    "probe_q1_vs_original": ("probes.q1.test_acc", "original.q3_probe_acc"),
+    "probe_q1_train_vs_test": ("probes.q1.train_acc", "probes.q1.test_acc"),
+    **{f"probe_class_{c}_q1_vs_random_init": (f"probes.q1.per_class.{c}",
+                                              f"probes.random_init.per_class.{c}")
+       for c in range(10)},
+    **{f"probe_{g}_q1_vs_random_init": (f"probes.q1.{g}", f"probes.random_init.{g}")
+       for g in ("vehicles", "animals")},
+    **{f"probe_vehicles_vs_animals_{e}": (f"probes.{e}.vehicles", f"probes.{e}.animals")
+       for e in ("q1", "random_init")},
+    "tsne_vs_pca_knn_q1": ("q2.q1.tsne_knn", "q2.q1.pca_knn"),
+    "tsne_vs_pca_silhouette_q1": ("q2.q1.tsne_silhouette", "q2.q1.pca_silhouette"),
+    "tsne_knn_q1_vs_random_init": ("q2.q1.tsne_knn", "q2.random_init.tsne_knn"),
+    "tsne_vehicles_vs_animals_q1": ("q2.q1.tsne_vehicles", "q2.q1.tsne_animals"),
+    "q4_variance_vs_q1": ("q4.last.variance", "training.last.variance"),
+    "q4_invariance_vs_q1": ("q4.last.invariance", "training.last.invariance"),
+    "effective_rank_q4_vs_q1": ("q2.q4.effective_rank", "q2.q1.effective_rank"),
+    "top2_q4_vs_q1": ("q2.q4.top2", "q2.q1.top2"),
+    "effective_rank_q4_vs_collapse": ("q2.q4.effective_rank", 6.4),
+    "top2_q4_vs_two_lines": ("q2.q4.top2", 0.5),
+    "probe_q4_vs_q1": ("probes.q4.test_acc", "probes.q1.test_acc"),
+    "probe_q4_vs_original": ("probes.q4.test_acc", "original.q4_probe_acc"),
+    "probe_q4_standardized_vs_plain": ("probes.q4.standardized", "probes.q4.test_acc"),
+    "probe_q5_vs_q1": ("probes.q5.test_acc", "probes.q1.test_acc"),
+    "probe_q5_vs_original": ("probes.q5.test_acc", "original.q5_probe_acc"),
+    "q6_raw_pixels_vs_chance": ("q6.raw_pixels.test_acc", "q6.chance"),
+    "q6_random_cnn_vs_raw_pixels": ("q6.random_cnn.test_acc", "q6.raw_pixels.test_acc"),
+    "q6_q1_vs_best_eigenmaps": ("q6.q1.test_acc", "q6.best"),
+    "q6_random_init_vs_best_eigenmaps": ("q6.random_init.test_acc", "q6.best"),
+    "q6_raw_pixels_standardized_vs_plain": ("q6.raw_pixels.standardized",
+                                            "q6.raw_pixels.test_acc"),
+    "same_class_q5_vs_q1": ("q7.q5.same_class", "q7.q1.same_class"),
+    "animal_mixing_q5_vs_q1": ("q7.q5.animal_other_animal", "q7.q1.animal_other_animal"),
+    **{f"farthest_grey_{e}_vs_dataset": (f"q7.{e}.farthest_grey", "q7.dataset_grey")
+       for e in ("q1", "q5")},
+    "farthest_grey_q5_vs_q1": ("q7.q5.farthest_grey", "q7.q1.farthest_grey"),
+    "farthest_grey_q5_vs_majority": ("q7.q5.farthest_grey", 0.5),
+    "farthest_saturation_q5_vs_dataset": ("q7.q5.farthest_saturation", "q7.dataset_saturation"),
+    "auc_q5_vs_q1": ("anomaly.q5.auc", "anomaly.q1.auc"),
+    **{f"auc_{e}_vs_random_init": (f"anomaly.{e}.auc", "anomaly.random_init.auc")
+       for e in ("q1", "q5")},
+    "auc_q1_vs_original": ("anomaly.q1.auc", "original.anomaly_auc_q1"),
+    "silhouette_q5_vs_q1": ("clustering.q5.silhouette", "clustering.q1.silhouette"),
+    **{f"silhouette_{e}_vs_random_init": (f"clustering.{e}.silhouette",
+                                          "clustering.random_init.silhouette")
+       for e in ("q1", "q5")},
+    "silhouette_q1_vs_original": ("clustering.q1.silhouette", "original.silhouette_q1"),
+    "ari_q5_vs_q1": ("clustering.q5.ari", "clustering.q1.ari"),
+    "nmi_q5_vs_q1": ("clustering.q5.nmi", "clustering.q1.nmi"),
+    "ari_q1_vs_random_init": ("clustering.q1.ari", "clustering.random_init.ari"),
+}
+MARGIN = 1e-6
+
+
+def _value(ctx: dict, where):
+    if not isinstance(where, str):
+        return where
+    value = ctx
+    for part in where.split("."):
+        value = value[int(part)] if isinstance(value, list) else value[part]
+    return value
+
+
+def verdicts(ctx: dict) -> dict:
+    """Every comparison of COMPARED, and the shares of the claimed digits (against a base
+    rate of one in ten), decided by the context's own numbers."""
+    q6 = ctx["q6"]
+    q6["best"] = max(q6["raw_pixels"]["test_acc"], q6["random_cnn"]["test_acc"])
+    compared = dict(COMPARED)
+    for enc in ("q1", "q5"):
+        shown = ctx["anomaly"][enc]["wide_digit_counts"]
+        for digit in claims_mod.ANOMALY_DIGITS:
+            ctx["anomaly"][enc][f"share_{digit}"] = shown.get(digit, 0) / max(sum(shown.values()), 1)
+            compared[f"digit_{digit}_{enc}"] = (f"anomaly.{enc}.share_{digit}", 0.1)
+    out = {}
+    for name, (a, b) in compared.items():
+        va, vb = float(_value(ctx, a)), float(_value(ctx, b))
+        diff = va - vb
+        word = "higher" if diff > MARGIN else "lower" if diff < -MARGIN else "equal"
+        out[name] = {"a": va, "b": vb, "diff": diff, "low": diff - MARGIN / 2,
+                     "high": diff + MARGIN / 2, "resamples": 1000, "method": "bootstrap",
+                     "verdict": "undecided" if word == "equal" else word, "word": word,
+                     "kind": comparison_kind(name)}
+    return out
+
+
 STAGES = ("train:q1", "train:q4", "train:q5", "probe:q1", "probe:q4", "probe:q5",
           "probe:random_init", "embedding2d:q1", "laplacian:raw_pixels", "anomaly:q1",
           "clustering:q5")
@@ -46,6 +143,7 @@ def make_context() -> dict:
         },
         "training": {
             "figure": "figures/training_curves.png", "steps": 312, "epochs": 8,
+            "steps_per_epoch": 39, "test_batches": 7, "batch_size": 256,
             "first": {"invariance": 0.912, "variance": 1.874, "covariance": 0.0123,
                       "total": 47.782},
             "last": {"invariance": 0.217, "variance": 0.0412, "covariance": 0.6634,
@@ -96,14 +194,21 @@ def make_context() -> dict:
         },
         "q5": {"epochs": 1, "neighbours": 3, "steps": 39, "probe": 0.4812, "other_runs": [0.501]},
         "q6": {
-            "figure": "figures/q6_laplacian_tsne.png", "images": 2_000, "components": 32,
-            "neighbors": 10, "train_size": 1_800, "test_size": 200, "chance": 0.1,
-            "raw_pixels": {"test_acc": 0.1050, "train_acc": 0.1122, "graph_components": 3,
+            "figure": "figures/q6_laplacian_tsne.png", "figure_sweep": "figures/q6_eigenvectors.png",
+            "images": 2_000, "neighbors": 10, "tried": [2, 4, 8, 16, 32, 64, 128],
+            "fit_size": 1_600, "val_size": 200, "test_size": 200, "chance": 0.1,
+            "raw_pixels": {"test_acc": 0.1050, "train_acc": 0.1122, "val_acc": 0.1150,
+                           "standardized": 0.2250, "components": 8,
+                           "standardized_components": 16, "graph_components": 3,
                            "feature_dim": 3072},
-            "random_cnn": {"test_acc": 0.1850, "train_acc": 0.2011, "graph_components": 1,
+            "random_cnn": {"test_acc": 0.1850, "train_acc": 0.2011, "val_acc": 0.1900,
+                           "standardized": 0.2650, "components": 32,
+                           "standardized_components": 32, "graph_components": 1,
                            "feature_dim": 1024},
-            "q1": {"test_acc": 0.5450, "train_acc": 0.6533},
-            "random_init": {"test_acc": 0.3050, "train_acc": 0.3322},
+            "q1": {"test_acc": 0.5450, "train_acc": 0.6533, "val_acc": 0.5350,
+                   "standardized": 0.5550},
+            "random_init": {"test_acc": 0.3050, "train_acc": 0.3322, "val_acc": 0.3000,
+                            "standardized": 0.3900},
         },
         "q7": {
             "figure_q1": "figures/q7_retrieval_q1.png", "figure_q5": "figures/q7_retrieval_q5.png",
@@ -166,8 +271,9 @@ def derive(ctx: dict) -> dict:
         per_class = pr[enc]["per_class"]
         pr[enc]["vehicles"] = sum(a for a, c in zip(per_class, CLASSES) if c in VEHICLES) / 4
         pr[enc]["animals"] = sum(a for a, c in zip(per_class, CLASSES) if c not in VEHICLES) / 6
-    ctx["probe"]["trained"] = {k: pr["q1"][k] for k in ("test_acc", "train_acc")}
-    ctx["probe"]["random_init"] = {k: pr["random_init"][k] for k in ("test_acc", "train_acc")}
+    ctx["probe"]["trained"] = {k: pr["q1"][k] for k in ("test_acc", "train_acc", "standardized")}
+    ctx["probe"]["random_init"] = {k: pr["random_init"][k]
+                                   for k in ("test_acc", "train_acc", "standardized")}
     ctx["q4"]["probe"], ctx["q5"]["probe"] = pr["q4"]["test_acc"], pr["q5"]["test_acc"]
     pr["classes"] = list(CLASSES)
     pr["groups"] = {"vehicles": [c for c in CLASSES if c in VEHICLES],
@@ -178,8 +284,11 @@ def derive(ctx: dict) -> dict:
                                          [ctx["setup"]["profile"]["seed"]])
     ctx["stale"] = stale_entries(ctx.get("stale", []))
     ctx["stale_sections"] = stale_sections(ctx["stale"])
-    ctx["claims"] = [vars(c) for c in evaluate_claims(measurements(ctx))]
-    ctx["summary"] = summary_rows(ctx)
+    ctx["verdicts"] = verdicts(ctx)
+    ctx["uncertainty"] = {"level": 0.95, "resamples": 1000, "slow_resamples": 200,
+                          "claims_over_seeds": False}
+    ctx["claims"] = [claim_entry(c) for c in evaluate_claims(ctx["verdicts"])]
+    ctx["summary"] = summary_rows(ctx, ctx["verdicts"])
     return ctx
 
 
@@ -194,12 +303,31 @@ def several_seeds(ctx: dict, n: int = 3) -> dict:
         ctx["seeds"][name] = {"mean": mean, "std": std, "n": n, "values": values}
     ctx["setup"]["seeds"] = seed_summary(ctx["seeds"], ctx["setup"]["profile"]["seed"],
                                          [ctx["setup"]["profile"]["seed"], 11, 12][:n])
-    ctx["summary"] = summary_rows(ctx)
+    ctx["uncertainty"]["claims_over_seeds"] = True
+    ctx["summary"] = summary_rows(ctx, seed_verdicts(ctx))
     return ctx
 
 
+# The summary's comparisons: (the metric of this run, the control's).
+SUMMARY_PAIRS = {f"probe_{e}_vs_random_init": (f"probe_{e}", "probe_random_init")
+                 for e in ("q1", "q4", "q5")} | \
+    {f"{m}_{e}_vs_random_init": (f"{m}_{e}", f"{m}_random_init")
+     for m in ("auc", "silhouette") for e in ("q1", "q5")}
+
+
+def seed_verdicts(ctx: dict) -> dict:
+    """The summary's comparisons over the seeds, as report_context decides them."""
+    from vicreg_report.report_context import comparison_entries
+    from vicreg_report.uncertainty import across_seeds
+
+    return comparison_entries({
+        name: across_seeds(ctx["seeds"][a]["values"], ctx["seeds"][b]["values"])
+        for name, (a, b) in SUMMARY_PAIRS.items()})
+
+
 def _probe_entry(test_acc: float, train_acc: float, per_class: list[float]) -> dict:
-    return {"test_acc": test_acc, "train_acc": train_acc, "per_class": per_class}
+    return {"test_acc": test_acc, "train_acc": train_acc, "per_class": per_class,
+            "standardized": test_acc + 0.0125, "feature_std": 0.5 + test_acc}
 
 
 def _map_entry(pca_knn, tsne_knn, pca_sil, tsne_sil, pca_ratio, tsne_vehicles, tsne_animals,
@@ -225,7 +353,8 @@ def _anomaly_entry(auc: float, top: dict[str, int], wide: dict[str, int]) -> dic
     return {"auc": auc, "top_normal": 7 - top_anomalies, "top_anomalies": top_anomalies,
             "top_digits": ordered(top), "wide_normal": 100 - wide_digits,
             "wide_digits": ordered(wide),
-            "wide_digit_counts": {str(d): wide.get(str(d), 0) for d in range(10)}}
+            "wide_digit_counts": {str(d): wide.get(str(d), 0) for d in range(10)},
+            "leading_digit": ordered(wide)[0]["digit"], "leading_count": ordered(wide)[0]["count"]}
 
 
 def figure_paths(ctx: dict) -> list[str]:

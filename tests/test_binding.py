@@ -108,7 +108,7 @@ def unbound_numbers(out_dir: Path) -> list[str]:
 
 def resolve(ctx: dict, path: str):
     """The context value at a dotted path ('probes.q1.per_class.3')."""
-    value = {**ctx, "formatting": {"TOLERANCES": fmt.TOLERANCES}}
+    value = ctx
     for part in path.split("."):
         value = value[int(part)] if isinstance(value, list) else value[part]
     return value
@@ -395,13 +395,14 @@ SUMMARY_HEADING = {"en": "Results at a glance", "he": "התוצאות במבט �
 def test_stale_results_are_called_out(smoke, lang):
     out, run = smoke["stale"], smoke["stale_run"]
     stale = sorted({stage for stage, _ in run.stale})
-    assert stale and {s.split(":")[0] for s in stale} == {"embedding2d", "clustering"}
+    assert stale and {s.split(":")[0] for s in stale} == {"embedding2d", "clustering",
+                                                          "comparisons"}
     html = html_text(out / f"vicreg-report.{lang}.html")
     assert STALE_TITLE[lang] in html
     assert html.index(STALE_TITLE[lang]) < html.index(SUMMARY_HEADING[lang])   # at the top
     raw = (out / f"vicreg-report.{lang}.html").read_text(encoding="utf-8")
-    # the top box and one in each affected section: Q2 and Q4 (maps), clustering
-    assert raw.count('<div class="warning">') == 4
+    # the top box and one in each affected section: Q2 and Q4 (maps), clustering, claims
+    assert raw.count('<div class="warning">') == 5
     for stage in stale:
         assert stage in html
     pages = pdf_pages(out / f"vicreg-report.{lang}.pdf")

@@ -25,6 +25,7 @@ def test_help_lists_every_stage():
 
 
 def test_missing_data_is_one_clear_message_without_traceback(tmp_path):
+    (tmp_path / "nothing-here").mkdir()
     out = run_cli("prepare", "--data", str(tmp_path / "nothing-here"),
                   env_extra={"VICREG_BUILD_DIR": str(tmp_path / "build")})
     assert out.returncode == 2

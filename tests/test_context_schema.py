@@ -26,11 +26,11 @@ def test_missing_key_is_a_clear_error():
 
 def test_missing_list_item_key_is_named():
     ctx = make_context()
-    del ctx["claims"][2]["supported"]
+    del ctx["claims"][2]["verdict"]
     del ctx["summary"][0]["original"]
     with pytest.raises(RenderError) as err:
         render.render_markdown("en", ctx)
-    assert "claims[2].supported" in str(err.value)
+    assert "claims[2].verdict" in str(err.value)
     assert "summary[0].original" in str(err.value)
 
 

@@ -1,5 +1,5 @@
 """Each kind of number is written one way; a language's conventions give its unit
-words and its signs; compare() picks the wording key."""
+words and its signs."""
 
 import math
 
@@ -123,39 +123,9 @@ def test_formatters_reject_non_numbers(func, bad):
         func(bad)
 
 
-def test_compare_keys():
-    assert f.compare(0.7, 0.6) == "higher"
-    assert f.compare(0.6, 0.7) == "lower"
-    assert f.compare(0.6, 0.6) == "equal"
-
-
-def test_compare_tolerances():
-    assert f.compare(0.7245, 0.724, tol=0.001) == "equal"
-    assert f.compare(0.7260, 0.724, tol=0.001) == "higher"
-    assert f.compare(0.7220, 0.724, tol=0.001) == "lower"
-    # relative: within 5% of the larger magnitude
-    assert f.compare(0.0398, 0.0412, rel=0.05) == "equal"
-    assert f.compare(0.264, 0.217, rel=0.05) == "higher"
-    assert f.compare(100.0, 104.0, rel=0.05) == "equal"
-    assert f.compare(100.0, 106.0, rel=0.05) == "lower"
-
-
-def test_compare_rejects_nan():
-    with pytest.raises(ValueError):
-        f.compare(float("nan"), 1.0)
-
-
-def test_tolerances_match_their_meaning():
-    # "accuracy": a difference below half of the last printed digit is "equal"
-    a = 0.61234
-    assert f.compare(a, a + f.TOLERANCES["accuracy"] / 2, tol=f.TOLERANCES["accuracy"]) == "equal"
-    assert f.compare(0.6124, 0.6123, tol=f.TOLERANCES["accuracy"]) == "higher"
-    assert f.TOLERANCES["accuracy_close"] == pytest.approx(0.01)
-
-
 def test_filters_registry():
     for name in ("percent", "percent_points", "auc", "loss", "seconds", "integer",
-                 "megabytes", "compare"):
+                 "megabytes", "difference", "whole_percent"):
         assert callable(f.FILTERS[name])
     assert f.FILTERS["percent"] is f.percent
 
@@ -218,17 +188,6 @@ def test_is_one():
 def test_new_formatters_reject_non_numbers(func, bad):
     with pytest.raises(TypeError, match=func.__name__):
         func(bad)
-
-
-def test_score_and_auc_tolerances_match_their_meaning():
-    # half the last printed digit of a four-decimal number is "equal"
-    for name in ("auc", "score"):
-        tol = f.TOLERANCES[name]
-        assert f.compare(0.1234, 0.1234 + tol / 2, tol=tol) == "equal"
-        assert f.compare(0.1235, 0.1234, tol=tol) == "higher"
-    assert f.compare(5.97, 5.966, tol=f.TOLERANCES["rank"]) == "equal"
-    assert f.compare(5.98, 5.97, tol=f.TOLERANCES["rank"]) == "higher"
-    assert f.TOLERANCES["auc_close"] == f.TOLERANCES["score_close"] == pytest.approx(0.01)
 
 
 def test_new_filters_registered():
@@ -307,3 +266,14 @@ def test_spread_rejects_what_is_not_a_seeds_entry():
     with pytest.raises(ValueError, match="unknown kind"):
         f.over_seeds(ONE, "seconds")
     assert f.FILTERS["spread"] is f.spread and f.FILTERS["over_seeds"] is f.over_seeds
+
+
+def test_difference_is_signed_in_the_kind_of_its_numbers():
+    assert f.difference(0.031, "percent", conv=f.Conventions(units={"pp": "pp"})) == "+3.10 pp"
+    assert f.difference(-0.00123, "auc") == "\u22120.0012"
+    assert f.difference(0.0, "score") == "0.0000"
+    assert f.difference(-1.3, "rank") == "\u22121.30"
+    assert f.difference(2.5, "loss") == "+2.500"
+    rtl = f.Conventions(rtl=True)
+    assert f.difference(-0.5, "score", conv=rtl) == f.LRM + "\u22120.5000"
+    assert f.whole_percent(0.95) == "95%"

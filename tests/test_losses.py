@@ -70,3 +70,19 @@ def test_mu_zero_removes_the_variance_term():
     terms = vicreg_loss(z, z, mu=0.0)
     assert terms.total.item() == pytest.approx(0.0)
     assert terms.variance.item() > 0
+
+
+def test_every_term_hand_computed_with_batch_size_not_dimension_and_other_gamma_eps():
+    """n = 3 samples of d = 2: a covariance divided by n (or biased), a variance with the
+    default gamma or eps, or an invariance summed over dimensions all give other numbers."""
+    z, z2 = t([[0, 1], [1, 3], [2, 2]]), t([[0, 0], [1, 1], [2, 2]])
+    # Z: centred rows (-1, -1), (0, 1), (1, 0): unbiased C = [[1, 0.5], [0.5, 1]]
+    assert covariance_loss(z).item() == pytest.approx(2 * 0.5 ** 2 / 2)
+    # Z': centred rows (-1, -1), (0, 0), (1, 1): C = [[1, 1], [1, 1]]
+    assert covariance_loss(z2).item() == pytest.approx(1.0)
+    hinge = 2.0 - math.sqrt(1.0 + 0.5)            # gamma 2, eps 0.5, both variances 1
+    assert variance_loss(z, gamma=2.0, eps=0.5).item() == pytest.approx(hinge)
+    assert invariance_loss(z, z2).item() == pytest.approx(5 / 6)   # squares 1 and 4 of 6
+    terms = vicreg_loss(z, z2, lam=25.0, mu=25.0, nu=1.0, gamma=2.0, eps=0.5)
+    assert terms.total.item() == pytest.approx(25 * 5 / 6 + 25 * 2 * hinge + (0.25 + 1.0))
+    assert terms.total.item() == pytest.approx(60.84608978, abs=1e-7)

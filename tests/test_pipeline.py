@@ -52,7 +52,8 @@ def test_changing_an_experiment_module_recomputes_only_that_experiment(same_buil
                         lambda name: "changed" if name == "clustering" else real(name))
     run, _ = run_smoke()
     recomputed = {s for s, status in statuses(run).items() if status == "recomputed"}
-    assert recomputed == {"clustering:q1", "clustering:q5", "clustering:random_init"}
+    assert recomputed == {"clustering:q1", "clustering:q5", "clustering:random_init",
+                          "comparisons"}                     # which reads the clusters
 
 
 def test_changing_the_training_configuration_recomputes_everything_downstream(same_build):
@@ -75,7 +76,8 @@ def test_saved_only_renders_stale_results_and_says_which(same_build, monkeypatch
     monkeypatch.setattr(stages, "module_hash",
                         lambda name: "changed" if name == "clustering" else real(name))
     run, study = run_smoke(saved_only=True)
-    assert {s for s, _ in run.stale} == {"clustering:q1", "clustering:q5", "clustering:random_init"}
+    assert {s for s, _ in run.stale} == {"clustering:q1", "clustering:q5",
+                                         "clustering:random_init", "comparisons"}
     assert "recomputed" not in statuses(run).values()
     assert study.results["clustering:q1"].result.silhouette <= 1.0
 
@@ -124,7 +126,8 @@ def test_stages_side_by_side_give_the_same_results_as_in_turn(first_run, tmp_pat
     """Probes and experiments in two worker processes: every result file (data and
     arrays; provenance and timings aside) equals the one computed in turn."""
     from vicreg_report.evidence import bit_identity
-    from vicreg_report.results import ProbeResult, load_record
+    from vicreg_report.probe import ProbeResult
+    from vicreg_report.results import load_record
 
     _, serial, _ = first_run
     assert serial.worker_count == 1

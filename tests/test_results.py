@@ -17,6 +17,7 @@ def provenance():
 
 def train_result():
     history = LossHistory(train={"total": [3.0, 2.5], "invariance": [1.0, 0.5]},
+                          train_epochs={"total": [2.75], "invariance": [0.75]},
                           test={"total": [2.7]}, steps_per_epoch=2,
                           test_batches={"total": [[2.6, 2.8]]})
     return TrainResult(model="q1", history=history, checkpoint="q1.pt", train_images=512,
@@ -30,7 +31,7 @@ def test_round_trip(tmp_path):
     probe = ProbeResult(encoder="q1", test_acc=0.5, train_acc=0.6, per_class_test_acc=[0.5] * 10,
                         standardized_test_acc=0.55, standardized_train_acc=0.6,
                         standardized_per_class_test_acc=[0.55] * 10, test_class_counts=[3] * 10,
-                        settings={"epochs": 3})
+                        feature_std=0.5, settings={"epochs": 3})
     assert load_result(save_result(probe, tmp_path / "p.json"), ProbeResult) == probe
     record = load_record(save_result(probe, tmp_path / "p.json", provenance()), ProbeResult)
     assert (record.result, record.provenance) == (probe, provenance())
@@ -73,7 +74,7 @@ def probe_result(**changes) -> ProbeResult:
     fields = dict(encoder="q1", test_acc=0.5, train_acc=0.6, per_class_test_acc=[0.5] * 10,
                   standardized_test_acc=0.55, standardized_train_acc=0.6,
                   standardized_per_class_test_acc=[0.55] * 10, test_class_counts=[3] * 10,
-                  settings={"epochs": 3})
+                  feature_std=0.5, settings={"epochs": 3})
     return ProbeResult(**{**fields, **changes})
 
 

@@ -8,6 +8,7 @@ import pytest
 from vicreg_report import pipeline
 from vicreg_report.config import SMOKE
 from vicreg_report.errors import VicregError
+from vicreg_report.results import content_hash
 from vicreg_report.shipment import ARCHIVE, MAX_FILE_BYTES, pack, unpack
 
 
@@ -56,12 +57,15 @@ def test_unpack_checks_and_replaces_the_target(smoke_results, tmp_path):
 
 
 def _repacked(smoke_results, tmp_path, edit):
-    """The smoke results packed, with ``edit(name, doc)`` applied to each JSON."""
+    """The smoke results packed, with ``edit(name, doc)`` applied to each JSON and its
+    content hash made to match (as a forger would; index.json is left out)."""
     staged = tmp_path / "staged"
     staged.mkdir()
     for path in smoke_results.iterdir():
-        if path.suffix == ".json":
+        if path.suffix == ".json" and path.name != "index.json":
             doc = edit(path.name, json.loads(path.read_text()))
+            if doc is not None and "content_sha256" in doc:
+                doc["content_sha256"] = content_hash(doc)
             if doc is not None:
                 (staged / path.name).write_text(json.dumps(doc))
         elif path.suffix == ".npz":

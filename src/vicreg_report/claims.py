@@ -19,7 +19,7 @@ Each claim is tested the way the original meant it:
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 from .comparisons import ANOMALY_DIGITS
 
@@ -54,6 +54,7 @@ class Claim:
     verdict: str                  # SUPPORTED | NOT_SUPPORTED | UNDECIDED
     deciding: dict[str, dict]     # comparison name -> its fields and "needed"
     evidence: dict[str, dict]     # second evidence, not deciding
+    values: dict = field(default_factory=dict)   # what the claim names (its digits)
 
 
 def all_needed(checks: list[tuple[str, str]], verdicts: dict[str, str]) -> str:
@@ -77,8 +78,12 @@ def digit_assignments() -> list[list[tuple[str, str]]]:
     """One encoder favours the first digit and the other the second, either way round:
     each digit's share enriched ("higher" than its base rate) for its encoder."""
     first, second = ANOMALY_DIGITS
-    return [[(f"digit_{first}_q1", "higher"), (f"digit_{second}_q5", "higher")],
-            [(f"digit_{second}_q1", "higher"), (f"digit_{first}_q5", "higher")]]
+    return [[(digit_comparison(first, "q1"), "higher"), (digit_comparison(second, "q5"), "higher")],
+            [(digit_comparison(second, "q1"), "higher"), (digit_comparison(first, "q5"), "higher")]]
+
+
+def digit_comparison(digit: str, encoder: str) -> str:
+    return f"digit_{digit}_{encoder}"
 
 
 def evaluate_claims(comparisons: dict[str, dict]) -> list[Claim]:
@@ -94,8 +99,14 @@ def evaluate_claims(comparisons: dict[str, dict]) -> list[Claim]:
         if claim_id == "digits_8_and_1":
             ways = digit_assignments()
             checks = dict(check for way in ways for check in way)
+            deciding = shown(checks, checks)
+            for digit in ANOMALY_DIGITS:
+                for encoder in ("q1", "q5"):
+                    deciding[digit_comparison(digit, encoder)].update(digit=digit,
+                                                                       encoder=encoder)
             out.append(Claim(claim_id, any_of([all_needed(w, verdicts) for w in ways]),
-                             shown(checks, checks), {}))
+                             deciding, {}, {"first": ANOMALY_DIGITS[0],
+                                            "second": ANOMALY_DIGITS[1]}))
             continue
         checks, second = RULES[claim_id]
         needed = dict(checks)

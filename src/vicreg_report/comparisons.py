@@ -15,6 +15,7 @@ import numpy as np
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
 from .config import ANIMALS, ENCODERS, VEHICLES
+from .errors import VicregError
 from .data import study_subsets
 from .embedding2d import effective_rank, pca_spectrum
 from .losses import TERM_NAMES
@@ -81,10 +82,10 @@ def _collapse(m: dict, study) -> None:
         reps = study.reps[enc].test
         rows = Population("test representations", (len(reps),))
         record = study.results[f"embedding2d:{enc}"].result
-        m[f"effective_rank_{enc}"] = refit_of(record.effective_rank,
-                                              lambda idx: effective_rank(reps[idx]), rows)
-        m[f"top2_{enc}"] = refit_of(record.variance_top2,
-                                    lambda idx: float(pca_spectrum(reps[idx])[:2].sum()), rows)
+        m[f"effective_rank_{enc}"] = refit_of(
+            record.effective_rank, lambda idx, x=reps: effective_rank(x[idx]), rows)
+        m[f"top2_{enc}"] = refit_of(
+            record.variance_top2, lambda idx, x=reps: float(pca_spectrum(x[idx])[:2].sum()), rows)
         m[f"collapse_rank_{enc}"] = exact(COLLAPSE_RANK_SHARE * reps.shape[1])
 
 
@@ -94,7 +95,13 @@ def _laplacian(m: dict, study) -> None:
     points = Population("Q6 test images", (len(test),))
     for v in ("raw_pixels", "random_cnn", "q1", "random_init"):
         a = study.arrays[f"laplacian:{v}"]
+        if not np.array_equal(a["test"], test):
+            raise VicregError(f"laplacian:{v} was scored on another split than raw_pixels; "
+                              "recompute the Q6 stages together (--force laplacian)")
         m[f"q6_{v}"] = mean_of(a["test_pred"] == labels[a["test"]], points)
+        if "standardized_test_pred" in a:
+            m[f"q6_{v}_standardized"] = mean_of(a["standardized_test_pred"] == labels[test],
+                                                points)
     best = max(("raw_pixels", "random_cnn"), key=lambda v: m[f"q6_{v}"].value)
     m["q6_best_eigenmaps"] = m[f"q6_{best}"]
 
@@ -145,6 +152,7 @@ def _losses(m: dict, study) -> None:
         test = Population("test batches", (len(h.test_batches["total"][0]),))
         for term in TERM_NAMES:
             for when, batches in (("first", slice(0, spe)), ("last", slice(-spe, None))):
+                # the mean of these batches is h.train_epochs[term][0] (or [-1])
                 m[f"{enc}_train_{when}_{term}"] = mean_of(h.train[term][batches], Population(
                     f"{enc} training batches, {when} epoch", (spe,)))
             m[f"{enc}_test_first_{term}"] = mean_of(h.test_batches[term][0], test)
@@ -202,6 +210,7 @@ def pairs(n_classes: int) -> dict[str, tuple[str, str]]:
         "q6_random_cnn_vs_raw_pixels": ("q6_random_cnn", "q6_raw_pixels"),
         "q6_q1_vs_best_eigenmaps": ("q6_q1", "q6_best_eigenmaps"),
         "q6_random_init_vs_best_eigenmaps": ("q6_random_init", "q6_best_eigenmaps"),
+        "q6_raw_pixels_standardized_vs_plain": ("q6_raw_pixels_standardized", "q6_raw_pixels"),
         "same_class_q5_vs_q1": ("same_class_q5", "same_class_q1"),
         "animal_mixing_q5_vs_q1": ("animal_mixing_q5", "animal_mixing_q1"),
         "farthest_grey_q5_vs_q1": ("farthest_grey_q5", "farthest_grey_q1"),
@@ -226,6 +235,19 @@ def pairs(n_classes: int) -> dict[str, tuple[str, str]]:
         out[f"test_{term}_last_vs_first"] = (f"q1_test_last_{term}", f"q1_test_first_{term}")
         out[f"{term}_test_vs_train"] = (f"q1_test_last_{term}", f"q1_train_last_{term}")
     return out
+
+
+# How a comparison's numbers are written, by a word of the metric it compares.
+KINDS = (("auc_", "auc"), ("silhouette", "score"), ("ari_", "score"), ("nmi_", "score"),
+         ("saturation", "score"), ("effective_rank", "rank"), ("_train_", "loss"),
+         ("_test_", "loss"), ("collapse_rank", "rank"))
+
+
+def comparison_kind(name: str) -> str:
+    """'percent', 'auc', 'score', 'rank' or 'loss': how a comparison's numbers are written
+    (digit shares and every other share or accuracy: 'percent')."""
+    metric = pairs(0).get(name, (name, ""))[0]
+    return next((kind for word, kind in KINDS if word in metric), "percent")
 
 
 def digit_shares(study) -> dict[str, Comparison]:

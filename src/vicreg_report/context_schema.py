@@ -37,9 +37,12 @@ METRIC_PATHS: dict[str, tuple] = {
 assert set(METRIC_PATHS) <= set(BY_NAME), set(METRIC_PATHS) - set(BY_NAME)
 
 # The sections of the document, as the templates name them (stale_sections).
-SECTIONS = ("training", "probe", "q2", "q4", "q5", "q6", "q7", "anomaly", "clustering")
+SECTIONS = ("training", "probe", "q2", "q4", "q5", "q6", "q7", "anomaly", "clustering",
+            "claims")
 
 _TERMS = {"invariance": None, "variance": None, "covariance": None, "total": None}
+_COMPARISON = {k: None for k in ("a", "b", "diff", "low", "high", "verdict", "method",
+                                 "resamples", "kind", "word")}
 # The shape of the context the templates read: a key maps to its sub-keys, or
 # to None for a leaf.  ``validate_context`` names every missing key by its path.
 CONTEXT_SCHEMA: dict[str, Any] = {
@@ -53,11 +56,12 @@ CONTEXT_SCHEMA: dict[str, Any] = {
         "wall_time": {"train_s": None, "probe_s": None, "experiments_s": None, "total_s": None},
         "seeds": {"n": None, "first": None, "several": None, "ids": None},
     },
-    "training": {"figure": None, "steps": None, "epochs": None, "first": _TERMS,
+    "training": {"figure": None, "steps": None, "epochs": None, "steps_per_epoch": None,
+                 "test_batches": None, "batch_size": None, "first": _TERMS,
                  "last": _TERMS, "test_first": _TERMS, "test_last": _TERMS},
     "probe": {
-        "trained": {"test_acc": None, "train_acc": None},
-        "random_init": {"test_acc": None, "train_acc": None},
+        "trained": {"test_acc": None, "train_acc": None, "standardized": None},
+        "random_init": {"test_acc": None, "train_acc": None, "standardized": None},
         "original": {"test_acc": None},
         "course_threshold": None,
         "settings": {k: None for k in ("epochs", "lr", "batch_size", "train_images",
@@ -65,7 +69,8 @@ CONTEXT_SCHEMA: dict[str, Any] = {
     },
     "probes": {
         "classes": None, "groups": {"vehicles": None, "animals": None}, "group_of": None,
-        **{enc: {k: None for k in ("test_acc", "train_acc", "per_class", "vehicles", "animals")}
+        **{enc: {k: None for k in ("test_acc", "train_acc", "standardized", "feature_std",
+                                   "per_class", "vehicles", "animals")}
            for enc in ("q1", "q4", "q5", "random_init")},
     },
     "q2": {
@@ -80,11 +85,14 @@ CONTEXT_SCHEMA: dict[str, Any] = {
            "last": _TERMS},
     "q5": {"epochs": None, "neighbours": None, "steps": None, "probe": None, "other_runs": None},
     "q6": {
-        "figure": None, "images": None, "components": None, "neighbors": None,
-        "train_size": None, "test_size": None, "chance": None,
-        **{v: {"test_acc": None, "train_acc": None, "graph_components": None,
-               "feature_dim": None} for v in ("raw_pixels", "random_cnn")},
-        **{enc: {"test_acc": None, "train_acc": None} for enc in ("q1", "random_init")},
+        "figure": None, "figure_sweep": None, "images": None, "neighbors": None, "tried": None,
+        "fit_size": None, "val_size": None, "test_size": None, "chance": None,
+        **{v: {"test_acc": None, "train_acc": None, "val_acc": None, "standardized": None,
+               "components": None, "standardized_components": None, "graph_components": None,
+               "feature_dim": None}
+           for v in ("raw_pixels", "random_cnn")},
+        **{enc: {"test_acc": None, "train_acc": None, "val_acc": None, "standardized": None}
+           for enc in ("q1", "random_init")},
     },
     "q7": {
         "figure_q1": None, "figure_q5": None, "dataset_grey": None, "dataset_saturation": None,
@@ -98,7 +106,8 @@ CONTEXT_SCHEMA: dict[str, Any] = {
         "figure_roc": None, "figure_top": None, "k": None, "top": None, "wide_top": None,
         **{enc: {"auc": None, "top_normal": None, "top_anomalies": None,
                  "top_digits": [{"digit": None, "count": None}], "wide_normal": None,
-                 "wide_digits": [{"digit": None, "count": None}]}
+                 "wide_digits": [{"digit": None, "count": None}], "leading_digit": None,
+                 "leading_count": None}
            for enc in ("q1", "q5", "random_init")},
     },
     "clustering": {
@@ -109,10 +118,15 @@ CONTEXT_SCHEMA: dict[str, Any] = {
     "original": {k: None for k in ("q3_probe_acc", "q4_probe_acc", "q5_probe_acc",
                                    "q6_probe_acc_raw_pixels", "anomaly_auc_q1", "anomaly_auc_q5",
                                    "silhouette_q1", "silhouette_q5")},
+    # comparisons.py: every comparison the document words, with its interval
+    "verdicts": {name: _COMPARISON for name in ("probe_q1_vs_random_init", "auc_q5_vs_q1")},
+    "uncertainty": {"level": None, "resamples": None, "slow_resamples": None,
+                    "claims_over_seeds": None},
     # a one-element list: every item of the context's list must have these keys
-    "claims": [{"id": None, "supported": None, "values": None}],
+    "claims": [{"id": None, "verdict": None, "values": None,
+                "deciding": [{"name": None, **_COMPARISON}], "evidence": None}],
     "summary": [{"key": None, "kind": None, "this": None, "control": None, "original": None,
-                 "this_seeds": None, "control_seeds": None}],
+                 "this_seeds": None, "control_seeds": None, "versus": None}],
     # metrics.across_seeds over the seeds shown, for every metric the context holds
     "seeds": {name: {"mean": None, "std": None, "n": None, "values": None}
               for name in METRIC_PATHS},
@@ -128,6 +142,7 @@ CONTEXT_SCHEMA: dict[str, Any] = {
 FIGURE_KEYS: tuple[tuple[str, str], ...] = (
     ("training", "figure"), ("q2", "figure"), ("q4", "figure_maps"),
     ("q4", "figure_spectra"), ("q4", "figure_curves"), ("q6", "figure"),
+    ("q6", "figure_sweep"),
     ("q7", "figure_q1"), ("q7", "figure_q5"), ("anomaly", "figure_roc"),
     ("anomaly", "figure_top"), ("clustering", "figure"),
 )

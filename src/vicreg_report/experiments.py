@@ -55,7 +55,7 @@ def probes(run, study) -> list[Spec]:
             standardized_per_class_test_acc=standardized["per_class_test_acc"],
             test_class_counts=np.bincount(d.test_y[test_idx],
                                           minlength=len(d.classes)).tolist(),
-            settings=settings)
+            feature_std=float(reps.train.std(0).mean()), settings=settings)
         return result, {"train_pred": plain["train_pred"].astype(np.int16),
                         "test_pred": plain["test_pred"].astype(np.int16),
                         "standardized_test_pred": standardized["test_pred"].astype(np.int16)}
@@ -109,7 +109,7 @@ def laplacian(run, study) -> list[Spec]:
                                   test_class_counts=np.bincount(
                                       labels[split["test"]], minlength=len(d.classes)).tolist())
         return result, {"tsne": tsne_2d(reps, p.seed), "labels": labels,
-                        "test": split["test"], "test_pred": pred}
+                        "test": split["test"], "test_pred": pred}   # the study's probe
 
     return [*(Spec(f"laplacian:{v}", LaplacianResult, lambda v=v: variant(v), arrays=True,
                    settings=LAPLACIAN_SETTINGS) for v in ("random_cnn", "raw_pixels")),

@@ -5,8 +5,8 @@ context through one of these functions (registered as Jinja filters in
 ``FILTERS``), so a kind of number is written the same way everywhere, in every
 language.  What a language changes (its unit words, and signs in right-to-left
 text) comes from its catalogue as ``Conventions``, which the Jinja environment of
-that language hands to every function that takes ``conv``.  ``compare`` returns a
-language-neutral key ("higher", "lower", "equal") that names the message to use.
+that language hands to every function that takes ``conv``.  Which way a comparison
+goes is decided elsewhere, with its noise (comparisons.py), never here.
 """
 
 from __future__ import annotations
@@ -81,6 +81,12 @@ def percent(x, places: int = 2) -> str:
     return f"{v * 100:.{places}f}%"
 
 
+def whole_percent(x) -> str:
+    """A share in whole percent, for a stated level: 0.95 -> '95%'."""
+    v = _number(x, "whole_percent")
+    return f"{v * 100:.0f}%" if math.isfinite(v) else NOT_A_NUMBER
+
+
 def percent_points(x, places: int = 2, *, signed: bool = True,
                    conv: Conventions = PLAIN) -> str:
     """A difference of two fractions in percentage points: 0.031 -> '+3.10 pp'.
@@ -126,6 +132,18 @@ def metric(x, kind: str, *, conv: Conventions = PLAIN) -> str:
     if x is None:
         return DASH
     return _by_kind(x, kind, conv, "metric")
+
+
+def difference(x, kind: str, *, conv: Conventions = PLAIN) -> str:
+    """A signed difference of two numbers of ``kind``: percentage points for 'percent'
+    ('+3.10 pp'), else the kind's own format with a sign ('+0.0012', '−1.30')."""
+    v = _number(x, "difference")
+    if kind == "percent":
+        return percent_points(v, conv=conv)
+    if not math.isfinite(v):
+        return NOT_A_NUMBER
+    text = _by_kind(abs(v), kind, conv, "difference")
+    return _sign_first(_signed(text, v), conv)
 
 
 def _by_kind(x, kind: str, conv: Conventions, what: str) -> str:
@@ -272,44 +290,6 @@ def is_one(x) -> bool:
     return _number(x, "is_one") == 1.0
 
 
-def compare(a, b, tol: float = 0.0, *, rel: float = 0.0) -> str:
-    """'higher' if ``a`` exceeds ``b`` by more than the tolerance, 'lower' if it
-    falls short by more, else 'equal'.
-
-    The tolerance is the larger of ``tol`` (absolute) and ``rel`` times the
-    larger magnitude of the two.  Templates map the key to their own words.
-    """
-    x, y = _number(a, "compare"), _number(b, "compare")
-    if not (math.isfinite(x) and math.isfinite(y)):
-        raise ValueError(f"compare() needs finite numbers, got {a!r} and {b!r}")
-    margin = max(float(tol), float(rel) * max(abs(x), abs(y)))
-    if x - y > margin:
-        return "higher"
-    if y - x > margin:
-        return "lower"
-    return "equal"
-
-
-# How close two numbers must be for the report to call them "the same".
-# Templates pass these to ``compare`` by name, so no threshold is written there.
-TOLERANCES: dict[str, float] = {
-    # accuracies: a difference below half the last printed digit (0.01%) is no difference
-    "accuracy": 0.00005,
-    # an accuracy "about the same as" a reference: within one percentage point
-    "accuracy_close": 0.01,
-    # loss values "about the same" when within 5% of the larger one (use as rel=)
-    "loss_rel": 0.05,
-    # AUCs and scores (silhouette, ARI, NMI) are printed with four decimals:
-    # a difference below half the last printed digit is no difference
-    "auc": 0.00005,
-    "score": 0.00005,
-    # an AUC or a score "about the same as" the original write-up's: within 0.01
-    "auc_close": 0.01,
-    "score_close": 0.01,
-    # effective ranks are printed with two decimals
-    "rank": 0.005,
-}
-
 # How each ``kind`` of a summary row or of a metric over seeds is written (see
 # ``metric``, ``spread``); the kinds of ``metrics.METRICS``.
 METRIC_KINDS: dict[str, Callable] = {"percent": percent, "auc": auc, "score": score,
@@ -319,10 +299,12 @@ METRIC_KINDS: dict[str, Callable] = {"percent": percent, "auc": auc, "score": sc
 FILTERS: dict[str, Callable] = {
     "percent": percent,
     "percent_points": percent_points,
+    "whole_percent": whole_percent,
     "auc": auc,
     "score": score,
     "rank": rank,
     "metric": metric,
+    "difference": difference,
     "spread": spread,
     "over_seeds": over_seeds,
     "loss": loss,
@@ -331,7 +313,6 @@ FILTERS: dict[str, Callable] = {
     "megabytes": megabytes,
     "real": real,
     "timestamp": timestamp,
-    "compare": compare,
 }
 
 # Jinja tests ({% if n is one %}).

@@ -13,9 +13,9 @@ The graph has ``n_neighbors`` neighbours a point (fixed in advance at 10: the
 usual sparse kNN graph, and the fastest). The codes are probed on a seeded,
 stratified split: 80% to fit, 10% to validate, 10% to test. How many
 eigenvectors the codes keep is chosen on the validation part only: each of
-COMPONENTS_TRIED (2 to 128) is probed, the one with the best validation
-accuracy of the study's probe is kept, and the test part is scored once for
-each, for the figure (``sweep``). The same seed gives the same split, so the
+COMPONENTS_TRIED (2 to 128) is probed, each probe (the study's, and the one on
+standardised codes) keeps the number with its best validation accuracy, and the
+test part is scored once for each, for the figure (``sweep``). The same seed gives the same split, so the
 encoders' representations of the same images are probed on it too.
 """
 
@@ -78,9 +78,10 @@ def split_probe_problems(result) -> list[str]:
 class LaplacianResult:
     """Laplacian-Eigenmap codes of ``n_images`` train images, probed linearly.
 
-    ``probe`` and ``standardized_probe``: at the ``n_components`` chosen on validation
-    accuracy (the study's probe, and the variant on standardised codes); ``sweep``: the
-    accuracies of both at each of ``components_tried``.
+    ``probe``: the study's probe at the ``n_components`` chosen on its validation
+    accuracy; ``standardized_probe``: the variant on standardised codes at the
+    ``standardized_components`` chosen on its own; ``sweep``: the accuracies of both at
+    each of ``components_tried``.
     """
 
     variant: str
@@ -93,6 +94,7 @@ class LaplacianResult:
     graph_components: int          # connected components of the kNN graph (1: connected)
     components_tried: list[int]
     n_components: int              # chosen on validation accuracy
+    standardized_components: int   # likewise, for the probe on standardised codes
     choice: str
     probe: SplitProbe
     standardized_probe: SplitProbe
@@ -253,10 +255,10 @@ def run_variant(images: np.ndarray, labels: np.ndarray, variant: str, seed: int 
                 n_neighbors: int = DEFAULT_NEIGHBORS, epochs: int = 50, lr: float = 1e-3,
                 batch_size: int = 1024) -> tuple[LaplacianResult, dict[str, np.ndarray]]:
     """Features, Laplacian Eigenmaps with up to ``most_components`` eigenvectors, and the
-    probes of the codes at each number tried; the number kept is the one with the best
-    validation accuracy of the study's probe (ties: the fewer). Returns the result and
-    arrays: ``codes`` at the chosen number, the split's ``test`` indices and the study's
-    probe's ``test_pred`` there."""
+    probes of the codes at each number tried; each probe keeps the number with its best
+    validation accuracy (ties: the fewer). Returns the result and arrays: ``codes`` at
+    the study's probe's number, the split's ``test`` indices and each probe's test
+    predictions there (``test_pred``, ``standardized_test_pred``)."""
     labels = np.asarray(labels)
     if len(labels) != len(images):
         raise VicregError(f"{len(images)} images but {len(labels)} labels.")
@@ -275,7 +277,8 @@ def run_variant(images: np.ndarray, labels: np.ndarray, variant: str, seed: int 
                                           seed, standardize)
             for k in tried for standardize in (False, True)}
     times["probe"] = round(time.perf_counter() - start, 3)
-    chosen = max(tried, key=lambda k: (fits[(k, False)][0].val_acc, -k))
+    chosen, chosen_std = (max(tried, key=lambda k: (fits[(k, std)][0].val_acc, -k))
+                          for std in (False, True))
     sweep = {f"{prefix}{measure}": [getattr(fits[(k, standardize)][0], measure) for k in tried]
              for prefix, standardize in (("", False), ("standardized_", True))
              for measure in ("val_acc", "test_acc")}
@@ -283,11 +286,13 @@ def run_variant(images: np.ndarray, labels: np.ndarray, variant: str, seed: int 
         variant=variant, seed=seed, n_images=len(images), feature_dim=x.shape[1],
         n_neighbors=n_neighbors, eigen_solver="arpack", affinity="nearest_neighbors",
         graph_components=parts, components_tried=tried, n_components=chosen,
-        choice="best validation accuracy of the study's probe; ties: fewer eigenvectors",
-        probe=fits[(chosen, False)][0], standardized_probe=fits[(chosen, True)][0],
+        standardized_components=chosen_std,
+        choice="best validation accuracy of each probe; ties: fewer eigenvectors",
+        probe=fits[(chosen, False)][0], standardized_probe=fits[(chosen_std, True)][0],
         sweep=sweep, split_sizes={k: len(v) for k, v in split.items()},
         test_class_counts=np.bincount(labels[split["test"]],
                                       minlength=int(labels.max()) + 1).tolist(),
         probe_settings=settings, timings=times)
     return result, {"codes": codes[:, :chosen], "test": split["test"],
-                    "test_pred": fits[(chosen, False)][1]}
+                    "test_pred": fits[(chosen, False)][1],
+                    "standardized_test_pred": fits[(chosen_std, True)][1]}

@@ -38,7 +38,7 @@ EVAL = ("q1", "q5", "random_init")
 
 METRICS: tuple[Metric, ...] = (
     *_each("probe", "probe", ("test_acc",), "percent", ALL),
-    *_each("final_train_loss", "train", ("history", "train", "total", -1), "loss",
+    *_each("final_train_loss", "train", ("history", "train_epochs", "total", -1), "loss",
            ("q1", "q4", "q5")),
     *_each("final_test_loss", "train", ("history", "test", "total", -1), "loss", ("q1", "q4")),
     *_each("pca_knn", "embedding2d", ("pca_knn_accuracy",), "percent", ALL),

@@ -278,6 +278,8 @@ def report(run: Run, seeds: list[int] | None = None) -> dict[str, Path]:
     t = time.perf_counter()
     context = build_context(run, studies[0], figure_paths, seeds=across_seeds(per_seed),
                             seed_ids=seeds,
+                            seed_comparisons=[s.results["comparisons"].result.comparisons
+                                              for s in studies],
                             stale=[(stage, why, r.profile.seed if len(runs) > 1 else None)
                                    for r in runs for stage, why in r.stale])
     outputs = build_document(context, run.report_dir)

@@ -29,6 +29,7 @@ class ProbeResult:
     standardized_train_acc: float
     standardized_per_class_test_acc: list[float]
     test_class_counts: list[int]
+    feature_std: float           # mean over features of their spread on the train set
     settings: dict
 
     def problems(self) -> list[str]:

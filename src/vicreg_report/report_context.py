@@ -15,17 +15,20 @@ from datetime import datetime, timezone
 import numpy as np
 
 from .claims import evaluate_claims
+from .comparisons import comparison_kind
 from .config import ANIMALS, VEHICLES
 from .context_schema import METRIC_PATHS, SECTIONS
 from .losses import TERM_NAMES
 from .original import original
 from .results import git_commit
+from .uncertainty import LEVEL, RESAMPLES, SLOW_RESAMPLES, across_seeds
 
 # Which sections show the results of a kind of stage.
 STAGE_SECTIONS: dict[str, tuple[str, ...]] = {
     "train": ("training", "probe"), "representations": ("training", "probe"),
     "probe": ("training", "probe"), "embedding2d": ("q2", "q4"), "laplacian": ("q6",),
     "retrieval": ("q7",), "anomaly": ("anomaly",), "clustering": ("clustering",),
+    "comparisons": ("claims",),
 }
 # Provenance fields listed in the appendix: once if every result has the same value,
 # as a column otherwise.
@@ -44,16 +47,19 @@ def _group_mean(values: list[float], classes: list[str], group: tuple[str, ...])
 
 
 def build_context(run, study, figures: dict, seeds: dict | None = None,
-                  stale: list | None = None, seed_ids: list[int] | None = None) -> dict:
+                  stale: list | None = None, seed_ids: list[int] | None = None,
+                  seed_comparisons: list[dict] | None = None) -> dict:
     """``seeds``: metrics.across_seeds over the seeds shown (None: this run's one seed);
     ``stale``: (stage, why) of saved results used although their inputs changed;
-    ``seed_ids``: the seeds shown, the first one first (None: this run's seed)."""
+    ``seed_ids``: the seeds shown, the first one first (None: this run's seed);
+    ``seed_comparisons``: each seed's comparisons (name -> Comparison), the first seed's
+    first (None: this run's)."""
     rel = lambda name: os.path.relpath(figures[name], run.report_dir)  # noqa: E731
     res = {stage: record.result for stage, record in study.results.items()}
     ctx = {
         "meta": _meta(run),
         "setup": _setup(run, study),
-        "training": _training(study, rel),
+        "training": _training(run, study, rel),
         "probe": _probe(study),
         "probes": _probes(study),
         "q2": _maps(res, rel),
@@ -71,9 +77,40 @@ def build_context(run, study, figures: dict, seeds: dict | None = None,
     ctx["stale"] = stale_entries(stale or [])
     ctx["stale_sections"] = stale_sections(ctx["stale"])
     ctx["provenance"] = provenance_table(run, study, ids)
-    ctx["claims"] = [vars(c) for c in evaluate_claims(measurements(ctx))]
-    ctx["summary"] = summary_rows(ctx)
+    first = study.results["comparisons"].result.comparisons
+    ctx["verdicts"] = comparison_entries(first)
+    basis = comparison_entries(decided_over_seeds(seed_comparisons or [first]))
+    ctx["uncertainty"] = {"level": LEVEL, "resamples": RESAMPLES,
+                          "slow_resamples": SLOW_RESAMPLES,
+                          "claims_over_seeds": len(seed_comparisons or [first]) > 1}
+    ctx["claims"] = [claim_entry(c) for c in evaluate_claims(basis)]
+    ctx["summary"] = summary_rows(ctx, basis)
     return ctx
+
+
+# ---------------------------------------------------------------- comparisons
+
+def decided_over_seeds(per_seed: list[dict]) -> dict:
+    """Each comparison over the seeds (a t-interval of the per-seed differences), or the
+    one seed's own (bootstrap) comparisons."""
+    if len(per_seed) == 1:
+        return per_seed[0]
+    return {name: across_seeds([s[name].a for s in per_seed], [s[name].b for s in per_seed])
+            for name in per_seed[0]}
+
+
+def comparison_entries(comparisons: dict) -> dict[str, dict]:
+    """Name -> the comparison's fields, its ``kind`` (how its numbers are written) and
+    ``word``: its verdict as the document's variants name it (undecided: "equal")."""
+    return {name: {**vars(c), "kind": comparison_kind(name),
+                   "word": "equal" if c.verdict == "undecided" else c.verdict}
+            for name, c in comparisons.items()}
+
+
+def claim_entry(claim) -> dict:
+    return {"id": claim.id, "verdict": claim.verdict, "values": dict(claim.values),
+            "deciding": [{"name": n, **c} for n, c in claim.deciding.items()],
+            "evidence": [{"name": n, **c} for n, c in claim.evidence.items()]}
 
 
 # ---------------------------------------------------------------- seeds
@@ -216,19 +253,23 @@ def _setup(run, study) -> dict:
     }
 
 
-def _training(study, rel) -> dict:
+def _training(run, study, rel) -> dict:
     h = study.trained["q1"].history
     return {"figure": rel("training_curves"), "steps": len(h.train["total"]),
-            "epochs": len(h.test["total"]),
-            "first": _terms(h.train, 0), "last": _terms(h.train, -1),
+            "epochs": len(h.test["total"]), "steps_per_epoch": h.steps_per_epoch,
+            "test_batches": len(h.test_batches["total"][0]),
+            "batch_size": run.profile.batch_size,
+            "first": _terms(h.train_epochs, 0), "last": _terms(h.train_epochs, -1),
             "test_first": _terms(h.test, 0), "test_last": _terms(h.test, -1)}
 
 
 def _probe(study) -> dict:
     ref = original()
     q1, rnd = study.probes["q1"].result, study.probes["random_init"].result
-    return {"trained": {"test_acc": q1.test_acc, "train_acc": q1.train_acc},
-            "random_init": {"test_acc": rnd.test_acc, "train_acc": rnd.train_acc},
+    return {"trained": {"test_acc": q1.test_acc, "train_acc": q1.train_acc,
+                        "standardized": q1.standardized_test_acc},
+            "random_init": {"test_acc": rnd.test_acc, "train_acc": rnd.train_acc,
+                            "standardized": rnd.standardized_test_acc},
             "original": {"test_acc": ref["reported"]["q3_probe_acc"]},
             "course_threshold": ref["course_threshold_probe_acc"],
             "settings": {k: q1.settings[k] for k in
@@ -245,6 +286,7 @@ def _probes(study) -> dict:
     for enc, record in study.probes.items():
         r = record.result
         out[enc] = {"test_acc": r.test_acc, "train_acc": r.train_acc,
+                    "standardized": r.standardized_test_acc, "feature_std": r.feature_std,
                     "per_class": list(r.per_class_test_acc),
                     "vehicles": _group_mean(r.per_class_test_acc, classes, VEHICLES),
                     "animals": _group_mean(r.per_class_test_acc, classes, ANIMALS)}
@@ -277,7 +319,7 @@ def _collapse(study, res, rel) -> dict:
     return {"figure_maps": rel("q4_maps"), "figure_spectra": rel("spectra"),
             "figure_curves": rel("q4_curves"),
             "probe": study.probes["q4"].result.test_acc,
-            "last": _terms(h.train, -1), "test_last": _terms(h.test, -1)}
+            "last": _terms(h.train_epochs, -1), "test_last": _terms(h.test, -1)}
 
 
 def _q5(run, study) -> dict:
@@ -288,19 +330,26 @@ def _q5(run, study) -> dict:
             "other_runs": original()["other_runs"]["q5_probe_acc_1_epoch"]}
 
 
+def _split_probes(r) -> dict:
+    return {"test_acc": r.probe.test_acc, "train_acc": r.probe.train_acc,
+            "val_acc": r.probe.val_acc, "standardized": r.standardized_probe.test_acc}
+
+
 def _laplacian(run, res, rel) -> dict:
     raw = res["laplacian:raw_pixels"]
-    split = lambda r: {"test_acc": r.test_acc, "train_acc": r.train_acc}  # noqa: E731
     return {
-        "figure": rel("q6_maps"), "images": raw.n_images, "components": raw.n_components,
-        "neighbors": raw.n_neighbors, "train_size": raw.train_size, "test_size": raw.test_size,
-        "chance": 1.0 / len(raw.test_class_counts),
-        **{v: {"test_acc": res[f"laplacian:{v}"].probe_test_acc,
-               "train_acc": res[f"laplacian:{v}"].probe_train_acc,
+        "figure": rel("q6_maps"), "figure_sweep": rel("q6_sweep"), "images": raw.n_images,
+        "neighbors": raw.n_neighbors, "tried": raw.components_tried,
+        "fit_size": raw.split_sizes["fit"], "val_size": raw.split_sizes["val"],
+        "test_size": raw.split_sizes["test"], "chance": 1.0 / len(raw.test_class_counts),
+        **{v: {**_split_probes(res[f"laplacian:{v}"]),
+               "components": res[f"laplacian:{v}"].n_components,
+               "standardized_components": res[f"laplacian:{v}"].standardized_components,
                "graph_components": res[f"laplacian:{v}"].graph_components,
                "feature_dim": res[f"laplacian:{v}"].feature_dim}
            for v in ("raw_pixels", "random_cnn")},
-        "q1": split(res["laplacian:q1"]), "random_init": split(res["laplacian:random_init"]),
+        "q1": _split_probes(res["laplacian:q1"]),
+        "random_init": _split_probes(res["laplacian:random_init"]),
     }
 
 
@@ -335,7 +384,8 @@ def _anomaly(res, rel, p) -> dict:
                     "top_digits": [{"digit": k, "count": v} for k, v in digits if v],
                     "wide_normal": a.wide_top_normal_count,
                     "wide_digits": [{"digit": k, "count": v} for k, v in wide if v],
-                    "wide_digit_counts": dict(a.wide_top_label_counts)}
+                    "wide_digit_counts": dict(a.wide_top_label_counts),
+                    "leading_digit": wide[0][0], "leading_count": wide[0][1]}
     return out
 
 
@@ -350,60 +400,39 @@ def _clustering(res, rel) -> dict:
     return out
 
 
-def measurements(ctx: dict) -> dict:
-    """The flat measurements that decide the original write-up's claims."""
-    q2, r, a, c = ctx["q2"], ctx["q7"], ctx["anomaly"], ctx["clustering"]  # q2 holds every map
-    return {
-        "q1_pca_knn": q2["q1"]["pca_knn"], "q1_tsne_knn": q2["q1"]["tsne_knn"],
-        "q1_pca_silhouette": q2["q1"]["pca_silhouette"],
-        "q1_tsne_silhouette": q2["q1"]["tsne_silhouette"],
-        "q1_vehicles_probe": ctx["probes"]["q1"]["vehicles"],
-        "q1_animals_probe": ctx["probes"]["q1"]["animals"],
-        "q1_vehicles_map": q2["q1"]["tsne_vehicles"], "q1_animals_map": q2["q1"]["tsne_animals"],
-        "q1_effective_rank": q2["q1"]["effective_rank"],
-        "q4_effective_rank": q2["q4"]["effective_rank"],
-        "q1_top2": q2["q1"]["top2"], "q4_top2": q2["q4"]["top2"],
-        "q1_auc": a["q1"]["auc"], "q5_auc": a["q5"]["auc"],
-        "q1_wide_digits": a["q1"]["wide_digit_counts"],
-        "q5_wide_digits": a["q5"]["wide_digit_counts"], "wide_top": a["wide_top"],
-        "q1_silhouette": c["q1"]["silhouette"], "q5_silhouette": c["q5"]["silhouette"],
-        "q1_ari": c["q1"]["ari"], "q5_ari": c["q5"]["ari"],
-        "q1_nmi": c["q1"]["nmi"], "q5_nmi": c["q5"]["nmi"],
-        "q1_animal_mixing": r["q1"]["animal_other_animal"],
-        "q5_animal_mixing": r["q5"]["animal_other_animal"],
-        "q1_farthest_grey": r["q1"]["farthest_grey"], "q5_farthest_grey": r["q5"]["farthest_grey"],
-        "dataset_grey": r["dataset_grey"],
-    }
-
-
-def summary_rows(ctx: dict) -> list[dict]:
-    """One row per headline number: this run, the untrained control, the original write-up."""
+def summary_rows(ctx: dict, verdicts: dict[str, dict]) -> list[dict]:
+    """One row per headline number: this run, the untrained control, the original write-up,
+    and ``versus``: the verdict of this run against the control (``verdicts``: over the
+    seeds where there are several; None where there is no control)."""
     o, pr, an, cl, q6 = ctx["original"], ctx["probes"], ctx["anomaly"], ctx["clustering"], ctx["q6"]
     seeds = ctx["seeds"]
 
-    def row(key, kind, this, control, orig, this_metric, control_metric=None):
+    def row(key, kind, this, control, orig, this_metric, control_metric=None, versus=None):
         """this_seeds, control_seeds: the metric over the document's seeds (None: none)."""
         return {"key": key, "kind": kind, "this": this, "control": control, "original": orig,
                 "this_seeds": seeds[this_metric],
-                "control_seeds": seeds[control_metric] if control_metric else None}
+                "control_seeds": seeds[control_metric] if control_metric else None,
+                "versus": verdicts[versus]["word"] if versus else None}
 
     return [
         row("q3_probe", "percent", pr["q1"]["test_acc"], pr["random_init"]["test_acc"],
-            o["q3_probe_acc"], "probe_q1", "probe_random_init"),
+            o["q3_probe_acc"], "probe_q1", "probe_random_init", "probe_q1_vs_random_init"),
         row("q4_probe", "percent", pr["q4"]["test_acc"], pr["random_init"]["test_acc"],
-            o["q4_probe_acc"], "probe_q4", "probe_random_init"),
+            o["q4_probe_acc"], "probe_q4", "probe_random_init", "probe_q4_vs_random_init"),
         row("q5_probe", "percent", pr["q5"]["test_acc"], pr["random_init"]["test_acc"],
-            o["q5_probe_acc"], "probe_q5", "probe_random_init"),
+            o["q5_probe_acc"], "probe_q5", "probe_random_init", "probe_q5_vs_random_init"),
         row("q6_probe_raw", "percent", q6["raw_pixels"]["test_acc"], None,
             o["q6_probe_acc_raw_pixels"], "q6_raw_pixels"),
         row("q6_probe_cnn", "percent", q6["random_cnn"]["test_acc"], None, None,
             "q6_random_cnn"),
         row("auc_q1", "auc", an["q1"]["auc"], an["random_init"]["auc"], o["anomaly_auc_q1"],
-            "auc_q1", "auc_random_init"),
+            "auc_q1", "auc_random_init", "auc_q1_vs_random_init"),
         row("auc_q5", "auc", an["q5"]["auc"], an["random_init"]["auc"], o["anomaly_auc_q5"],
-            "auc_q5", "auc_random_init"),
+            "auc_q5", "auc_random_init", "auc_q5_vs_random_init"),
         row("silhouette_q1", "score", cl["q1"]["silhouette"], cl["random_init"]["silhouette"],
-            o["silhouette_q1"], "silhouette_q1", "silhouette_random_init"),
+            o["silhouette_q1"], "silhouette_q1", "silhouette_random_init",
+            "silhouette_q1_vs_random_init"),
         row("silhouette_q5", "score", cl["q5"]["silhouette"], cl["random_init"]["silhouette"],
-            o["silhouette_q5"], "silhouette_q5", "silhouette_random_init"),
+            o["silhouette_q5"], "silhouette_q5", "silhouette_random_init",
+            "silhouette_q5_vs_random_init"),
     ]

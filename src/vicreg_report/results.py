@@ -161,10 +161,12 @@ def make_provenance(profile, data, device, started: float, stage_key: str = "") 
 
 @dataclass
 class LossHistory:
-    """Each term and the total: per training batch, and per epoch on the test set (the
-    mean over its batches; ``test_batches[term][epoch]`` holds each batch's value)."""
+    """Each term and the total: per training batch (``train``) and its mean over each
+    epoch (``train_epochs``), and per epoch on the test set (the mean over its batches;
+    ``test_batches[term][epoch]`` holds each batch's value)."""
 
     train: dict[str, list[float]]
+    train_epochs: dict[str, list[float]]
     test: dict[str, list[float]]
     steps_per_epoch: int
     test_batches: dict[str, list[list[float]]]

@@ -36,6 +36,7 @@ LEFT_BEHIND = ("reps.*.npz", "*.pt")   # large, and not read when rendering
 def _result_types() -> dict[str, type]:
     from .anomaly import AnomalyResult
     from .clustering import ClusteringResult
+    from .comparisons import ComparisonsResult
     from .embedding2d import Embedding2DResult
     from .laplacian import LaplacianResult, SplitProbeResult
     from .representations import RepresentationsResult
@@ -45,7 +46,7 @@ def _result_types() -> dict[str, type]:
 
     types = (TrainResult, RepresentationsResult, ProbeResult, Embedding2DResult,
              LaplacianResult, SplitProbeResult, RetrievalSummary, AnomalyResult,
-             ClusteringResult)
+             ClusteringResult, ComparisonsResult)
     return {t.__name__: t for t in types}
 
 

@@ -3,7 +3,7 @@
 StrictUndefined (a missing key is an error, never an empty string); the formatters
 of :mod:`vicreg_report.formatting` and the text filters of
 :mod:`vicreg_report.escaping` as filters, each recording what it writes when given a
-registry; ``compare`` and the named tolerances ``TOL``; for a language, its catalogue:
+registry; for a language, its catalogue:
 ``msg`` (a message), ``language`` (code, dir, title), the filters ``name``,
 ``class_name`` and ``listed``, and ``rule`` (a table's separator line, aligned for the
 direction).  Template comments are written ``{## ... ##}``, because ``{#`` opens
@@ -25,7 +25,7 @@ from .binding import NumberRegistry, bind, bound_length, recording
 from .catalogue import Catalogue
 from .errors import RenderError
 from .escaping import TEXT_FILTERS
-from .formatting import FILTERS, PLAIN, TESTS, TOLERANCES, compare
+from .formatting import FILTERS, PLAIN, TESTS
 
 INDEX_TAG = "index"   # numbers.json's "lang" of what the landing page writes
 
@@ -51,7 +51,7 @@ def _filters(catalogue: Catalogue | None, registry: NumberRegistry | None) -> di
     for name, func in {**FILTERS, **TEXT_FILTERS}.items():
         if "conv" in inspect.signature(func).parameters:
             func = functools.partial(func, conv=conv)
-        if registry is not None and name != "compare":
+        if registry is not None:
             func = recording(name, func, registry, tag, text=name in TEXT_FILTERS)
         out[name] = _strict(func)
     return out
@@ -101,8 +101,6 @@ def make_environment(catalogue: Catalogue | None = None, *, autoescape: bool = F
     env.filters.update(filters)
     env.filters.update(length=bound_length, count=bound_length)
     env.tests.update({name: _strict(f) for name, f in TESTS.items()})
-    env.globals.update(compare=_strict(compare),
-                       TOL=bind(dict(TOLERANCES), "formatting.TOLERANCES"))
     if catalogue is not None:
         more_filters, more_globals = _language_helpers(catalogue, filters)
         env.filters.update(more_filters)

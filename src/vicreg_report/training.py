@@ -268,8 +268,8 @@ def train_vicreg(p: Profile, data: PreparedData, checkpoint: Path, device: torch
     shuffle = torch.Generator().manual_seed(p.seed)
     views = torch.Generator().manual_seed(p.seed + 1)
     steps_per_epoch = len(train_images) // p.batch_size
-    history = {"train": {k: [] for k in TERM_NAMES}, "test": {k: [] for k in TERM_NAMES},
-               "test_batches": {k: [] for k in TERM_NAMES}}
+    history = {part: {k: [] for k in TERM_NAMES}
+               for part in ("train", "train_epochs", "test", "test_batches")}
     resume = resume_path(checkpoint)
     state = load_state(resume, key, device)
     done, earlier = 0, 0.0
@@ -313,6 +313,7 @@ def train_vicreg(p: Profile, data: PreparedData, checkpoint: Path, device: torch
                     "data, then run again.")
             for k, values in columns.items():
                 history["train"][k].extend(values)
+                history["train_epochs"][k].append(mean(values))
             for k, values in tested.items():
                 history["test"][k].append(mean(values))
                 history["test_batches"][k].append(values)
@@ -324,8 +325,7 @@ def train_vicreg(p: Profile, data: PreparedData, checkpoint: Path, device: torch
 
     save_checkpoint(model, p, checkpoint)
     result = TrainResult(
-        model=name, history=LossHistory(history["train"], history["test"], steps_per_epoch,
-                                        history["test_batches"]),
+        model=name, history=LossHistory(steps_per_epoch=steps_per_epoch, **history),
         checkpoint=checkpoint.name, train_images=len(train_images),
         provenance=make_provenance(p, data, device, started - earlier))
     return result, model
