@@ -56,10 +56,36 @@ def report(session: nox.Session) -> None:
     _study(session, "report")
 
 
+# Options that go to torchrun (several processes, DDP) rather than to the study.
+TORCHRUN_OPTIONS = ("--nproc-per-node", "--nnodes", "--node-rank", "--rdzv-backend",
+                    "--rdzv-endpoint", "--rdzv-id", "--master-addr", "--master-port")
+
+
+def split_torchrun(args: list[str]) -> tuple[list[str], list[str]]:
+    """(torchrun's options, the study's options) of a session's arguments."""
+    launcher, rest, i = [], [], 0
+    while i < len(args):
+        name = args[i].split("=", 1)[0]
+        if name in TORCHRUN_OPTIONS:
+            takes_next = "=" not in args[i]
+            launcher += args[i:i + 1 + takes_next]
+            i += 1 + takes_next
+        else:
+            rest.append(args[i])
+            i += 1
+    return launcher, rest
+
+
 @nox.session
 def train(session: nox.Session) -> None:
-    """Train the VICReg encoder (e.g. `nox -s train -- --profile full` on a GPU)."""
-    _study(session, "train")
+    """Train the encoders (e.g. `nox -s train -- --profile full` on a GPU); with
+    `--nproc-per-node N` (and torchrun's other options), N processes train together."""
+    launcher, rest = split_torchrun(session.posargs)
+    if not launcher:
+        return _study(session, "train")
+    python = _env_python(session)
+    session.run(python, "-m", "torch.distributed.run", *launcher, "-m", "vicreg_report",
+                "train", *rest, external=True, env={"PYTHONPATH": str(ROOT / "src")})
 
 
 @nox.session

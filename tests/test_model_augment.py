@@ -1,9 +1,8 @@
-import numpy as np
 import pytest
 import torch
 
 from vicreg_report import augment
-from vicreg_report.config import FULL, SMOKE
+from vicreg_report.config import FULL
 from vicreg_report.model import VICReg, cnn_encoder, projector, resnet18_encoder
 
 
@@ -106,7 +105,8 @@ def test_cnn_encoder_and_projector_shapes():
 
 def test_full_model_projects_to_d():
     model = VICReg(FULL).eval()
-    assert model(torch.randn(2, 3, 32, 32)).shape == (2, FULL.proj_dim)
+    z, z_prime = model(torch.randn(2, 3, 32, 32), torch.randn(2, 3, 32, 32))
+    assert z.shape == z_prime.shape == (2, FULL.proj_dim)
     assert model.encoder(torch.randn(2, 3, 32, 32)).shape == (2, FULL.embed_dim)
 
 

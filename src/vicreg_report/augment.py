@@ -216,6 +216,10 @@ class ViewParams:
     blur: Tensor     # (n,) bool, Gaussian blur
     sigma: Tensor    # (n,) blur sigma (drawn for every sample, used where ``blur``)
 
+    def part(self, rows: slice) -> "ViewParams":
+        """The parameters of some rows only."""
+        return ViewParams(*(getattr(self, f.name)[rows] for f in fields(ViewParams)))
+
     def crop_area(self, size: int) -> Tensor:
         """The crop's area as a fraction of the image (RandomResizedCrop's scale)."""
         return self.boxes[:, 2] * self.boxes[:, 3] / (size * size)
@@ -269,16 +273,20 @@ def augment(images: Tensor, g: torch.Generator) -> Tensor:
     return apply_params(images, draw_params(n, size, g))
 
 
-def two_views(images: Tensor, g: torch.Generator,
-              one_pass: bool = False) -> tuple[Tensor, Tensor]:
+def two_views(images: Tensor, g: torch.Generator, one_pass: bool = False,
+              part: slice = slice(None)) -> tuple[Tensor, Tensor]:
     """Two independent augmentations of the same batch.
 
     ``one_pass``: augment both views as one batch of 2n images, half the kernel
     launches on a GPU. The parameters are the same; the values may differ from
-    two passes in float rounding, so the CPU keeps two passes.
+    two passes in float rounding, so the CPU keeps two passes. ``part``: only these
+    rows are made (one process's share of a global batch), with the parameters drawn
+    for the whole batch, so that every share is what one process would have made.
     """
     n, _, size, _ = images.shape
-    first, second = draw_params(n, size, g), draw_params(n, size, g)
+    first, second = draw_params(n, size, g).part(part), draw_params(n, size, g).part(part)
+    images = images[part]
+    n = len(images)
     if not one_pass:
         return apply_params(images, first), apply_params(images, second)
     both = apply_params(torch.cat([images, images]), cat_params(first, second))

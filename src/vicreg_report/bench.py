@@ -73,6 +73,10 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--study", action="store_true",
                     help="also run the whole study for the profile in a fresh build folder and "
                          "report its stage times (else read them from an existing timings.json)")
+    ap.add_argument("--processes", type=positive, nargs="+", metavar="N",
+                    help="instead: the training step with DDP on N gloo processes of the "
+                         "CPU (e.g. 1 2), each with its share of the cores: the overhead of "
+                         "scaling out (JSON: ddp-<profile>-cpu.json)")
     ap.add_argument("--no-progress", action="store_true", help="hide progress bars")
     return ap
 
@@ -216,6 +220,77 @@ def measure(p: Profile, images: np.ndarray, device: torch.device, warmup: int, s
     return out
 
 
+# ---------------------------------------------------------------- scaling out (DDP)
+
+def _scaling_process(rank: int, world: int, folder: str, profile: str, data: str | None,
+                     steps: int, warmup: int) -> None:
+    """One of ``world`` gloo processes: time the distributed training step."""
+    import torch.distributed as dist
+
+    from .distributed import local_part, synchronise
+
+    torch.set_num_threads(max(1, (os.cpu_count() or 1) // world))
+    if world > 1:
+        dist.init_process_group("gloo", init_method=f"file://{folder}/rendezvous-{world}",
+                                rank=rank, world_size=world)
+    p = get_profile(profile)
+    cpu = torch.device("cpu")
+    images = as_tensor(train_images(p, data)[0], cpu)
+    model = synchronise(prepare_model(build_model(p), cpu), cpu)
+    optimizer = make_optimizer(model, p)
+    pairs = augmented_pairs(images, Speed(), local_part(p.batch_size))
+    order = sample_order(len(images), (warmup + steps) * p.batch_size, p.seed)
+    g = torch.Generator().manual_seed(p.seed)
+    for i in range(warmup + steps):
+        if i == warmup:
+            if world > 1:
+                dist.barrier()
+            started = time.perf_counter()
+        x, y = pairs(order[i * p.batch_size:(i + 1) * p.batch_size], g)
+        train_step(model, optimizer, x, y, p)
+    if world > 1:
+        dist.barrier()
+        dist.destroy_process_group()
+    if rank == 0:
+        Path(folder, f"{world}.json").write_text(json.dumps(
+            {"processes": world, "threads_each": torch.get_num_threads(),
+             "step_s": (time.perf_counter() - started) / steps}))
+
+
+def scaling(args) -> dict:
+    """The distributed training step on 1, 2, ... gloo processes of this CPU."""
+    import tempfile
+
+    import torch.multiprocessing as mp
+
+    rows = []
+    with tempfile.TemporaryDirectory() as folder:
+        for world in args.processes:
+            mp.spawn(_scaling_process, args=(world, folder, args.profile, args.data,
+                                             args.steps, args.warmup), nprocs=world)
+            rows.append(json.loads(Path(folder, f"{world}.json").read_text()))
+    p = get_profile(args.profile)
+    for row in rows:
+        row["images_per_s"] = p.batch_size / row["step_s"]
+        row["step_vs_first"] = row["step_s"] / rows[0]["step_s"]
+    return {"profile": p.name, "device": device_description(torch.device("cpu")),
+            "batch_size": p.batch_size, "timed_steps": args.steps, "warmup_steps": args.warmup,
+            "torch": torch.__version__, "commit": git_commit(),
+            "date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "rows": rows}
+
+
+def show_scaling(result: dict, path: Path) -> None:
+    table = Table(title=f"DDP training step, profile {result['profile']}, global batch "
+                        f"{result['batch_size']}, {result['device']}")
+    for column in ("processes", "threads each", "s/step", "images/s", "step vs first"):
+        table.add_column(column, justify="right")
+    for r in result["rows"]:
+        table.add_row(str(r["processes"]), str(r["threads_each"]), f"{r['step_s']:.3f}",
+                      f"{r['images_per_s']:.1f}", f"{r['step_vs_first']:.2f}x")
+    console.print(table)
+    console.print(f"wrote {path}", highlight=False)
+
+
 # ---------------------------------------------------------------- stage times
 
 @contextmanager
@@ -323,8 +398,12 @@ def show(result: dict, path: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
-        result = bench(args)
-        path = build_dir() / "bench" / f"{result['profile']}-{result['device_type']}.json"
+        if args.processes:
+            result = scaling(args)
+            path = build_dir() / "bench" / f"ddp-{result['profile']}-cpu.json"
+        else:
+            result = bench(args)
+            path = build_dir() / "bench" / f"{result['profile']}-{result['device_type']}.json"
         atomic_write(path, json.dumps(result, indent=1, allow_nan=False))
     except VicregError as exc:
         console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
@@ -332,7 +411,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         console.print("[red]interrupted; nothing was written")
         return 130
-    show(result, path)
+    (show_scaling if args.processes else show)(result, path)
     return 0
 
 

@@ -5,12 +5,11 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
-import time
 from contextlib import ExitStack
 
 from rich.markup import escape
 
-from . import pipeline
+from . import distributed, pipeline
 from .config import DEFAULT_PROFILE, PROFILES, get_profile
 from .errors import VicregError
 from .paths import REPO_ROOT, build_dir
@@ -176,11 +175,30 @@ def check_locations(run: pipeline.Run, seeds: list[int], stage: str) -> list:
 def run_stage(args) -> None:
     if args.stage == "import-results":
         return import_results(args)
+    if distributed.launched():
+        return run_distributed(args)
     run, seeds = make_run(args)
     with ExitStack() as stack:
         for folder in sorted(set(check_locations(run, seeds, args.stage))):
             stack.enter_context(exclusive(folder))
         run_locked(args, run, seeds)
+
+
+def run_distributed(args) -> None:
+    """One of torchrun's processes: the encoders trained together with DDP; the first
+    process checks the folders, holds the lock and writes."""
+    if args.stage != "train":
+        raise VicregError(f"torchrun runs the train stage only; run `{args.stage}` as one "
+                          "process afterwards (it reuses the trained encoders).")
+    args.device = str(distributed.start(args.device))
+    with distributed.writer_only_output(), ExitStack() as stack:
+        run, seeds = make_run(args)
+        if distributed.is_writer():
+            for folder in sorted(set(check_locations(run, seeds, args.stage))):
+                stack.enter_context(exclusive(folder))
+        distributed.barrier()          # the folders are checked before anyone trains
+        run_locked(args, run, seeds)
+        distributed.barrier()
 
 
 def run_locked(args, run: pipeline.Run, seeds: list[int]) -> None:
@@ -196,16 +214,13 @@ def run_locked(args, run: pipeline.Run, seeds: list[int]) -> None:
         for name, path in outputs.items():
             console.print(f"{name:>8}: {path}")
     elif args.stage == "evaluate":
-        for seed in seeds:
-            seed_run = pipeline.for_seed(run, seed)
-            started = time.perf_counter()
-            study = pipeline.run_study(seed_run)
-            seed_run.timings["study"] = time.perf_counter() - started
+        runs = [pipeline.for_seed(run, seed) for seed in seeds]
+        for seed_run, study in zip(runs, pipeline.run_seeds(runs)):
             pipeline.save_timings(seed_run)
             for name, record in study.probes.items():
                 probe = record.result
-                console.print(f"seed {seed}, probe {name}: test {probe.test_acc:.2%}, "
-                              f"train {probe.train_acc:.2%}")
+                console.print(f"seed {seed_run.profile.seed}, probe {name}: test "
+                              f"{probe.test_acc:.2%}, train {probe.train_acc:.2%}")
     else:
         data = pipeline.prepare(run)
         console.print(f"data: {data.source} (fingerprint {data.fingerprint[:16]}, "

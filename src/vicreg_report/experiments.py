@@ -8,7 +8,6 @@ it reads and a ``compute`` that reads them only when called; the stage engine
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 import numpy as np
 

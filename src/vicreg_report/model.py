@@ -62,7 +62,12 @@ def projector(embed_dim: int = 128, proj_dim: int = 512) -> nn.Sequential:
 
 
 class VICReg(nn.Module):
-    """Encoder and projector; ``forward`` maps images to projections."""
+    """Encoder and projector; ``forward`` maps each batch of views to its projections.
+
+    ``bf16``: the encoder under bf16 autocast, the projector in float32 (its output, and
+    the loss, are then never bf16). Both views go through one ``forward``, as
+    DistributedDataParallel expects one forward per backward pass.
+    """
 
     def __init__(self, profile: Profile):
         super().__init__()
@@ -72,8 +77,14 @@ class VICReg(nn.Module):
             self.encoder = cnn_encoder(profile.width, profile.embed_dim)
         self.projector = projector(profile.embed_dim, profile.proj_dim)
 
-    def forward(self, x: Tensor) -> Tensor:
-        return self.projector(self.encoder(x))
+    def forward(self, *views: Tensor, bf16: bool = False) -> tuple[Tensor, ...]:
+        return tuple(self._project(x, bf16) for x in views)
+
+    def _project(self, x: Tensor, bf16: bool) -> Tensor:
+        with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=bf16):
+            y = self.encoder(x)
+        with torch.autocast(x.device.type, enabled=False):
+            return self.projector(y.float() if bf16 else y)
 
 
 def build_model(profile: Profile, seed: int | None = None) -> VICReg:

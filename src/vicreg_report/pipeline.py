@@ -30,6 +30,7 @@ from .results import ResultError, TrainResult, atomic_write, load_record, load_r
     make_provenance, save_result
 from .stages import Run, cached, check_origin, check_written, in_workers, record_written, \
     run_specs, save_arrays, stage_key
+from .distributed import broadcast, is_writer, world
 from .training import load_checkpoint, resume_path, train_vicreg
 
 __all__ = ["Run", "Study", "run_study", "report", "prepare", "train_encoders", "for_seed"]
@@ -86,15 +87,18 @@ def _train_and_save(run: Run, d, encoder: str, key: str, neighbours=None) -> Tra
         epochs=p.q5_epochs if encoder == "q5" else p.epochs,
         neighbours=None if neighbours is None else torch.from_numpy(neighbours()), key=key)
     result.provenance.stage_key = key
-    save_result(result, run.results_dir / f"train.{encoder}.json")
-    resume_path(checkpoint).unlink(missing_ok=True)   # the result is saved: nothing to resume
+    if is_writer():
+        save_result(result, run.results_dir / f"train.{encoder}.json")
+        resume_path(checkpoint).unlink(missing_ok=True)   # the result is saved: nothing to resume
     run.timed(f"train:{encoder}", time.perf_counter() - started)
     return result
 
 
 def _record_trained(run: Run, encoder: str) -> None:
-    """Index the training result and its checkpoint (in the parent process only)."""
-    record_written(run.results_dir / f"train.{encoder}.json", run.results_dir / f"{encoder}.pt")
+    """Index the training result and its checkpoint (by the one process that writes)."""
+    if is_writer():
+        record_written(run.results_dir / f"train.{encoder}.json",
+                       run.results_dir / f"{encoder}.pt")
 
 
 def _train_in_worker(run: Run, encoder: str, key: str) -> dict:
@@ -128,7 +132,8 @@ def train_encoders(run: Run, d) -> tuple[dict[str, TrainResult], dict[str, Reps]
             pending.append((encoder, key))
         else:
             trained[encoder] = saved
-    if len(pending) > 1 and run.torch_device.type == "cuda" and run.worker_count > 1:
+    if len(pending) > 1 and run.torch_device.type == "cuda" and run.worker_count > 1 \
+            and world()[1] == 1:
         timings = in_workers(run, len(pending), [(_train_in_worker, (run, e, k))
                                                  for e, k in pending],
                              [f"train:{e}" for e, _ in pending])
@@ -140,9 +145,21 @@ def train_encoders(run: Run, d) -> tuple[dict[str, TrainResult], dict[str, Reps]
         trained.update({e: _train_and_save(run, d, e, k) for e, k in pending})
     for encoder, _ in pending:
         _record_trained(run, encoder)
+    if world()[1] > 1:          # several processes: the first one finds the neighbours
+        return _train_q5_distributed(run, d, trained)
     reps = {"q1": representations(run, d, "q1", trained)}
     trained["q5"] = train(run, d, "q5", neighbours=lambda: q5_neighbours(run, reps["q1"]),
                           upstream=reps["q1"].key)
+    return trained, reps
+
+
+def _train_q5_distributed(run: Run, d, trained: dict):
+    """Q5 under torchrun: the first process encodes with Q1 and finds the neighbour
+    table; every process trains on it."""
+    reps = {"q1": representations(run, d, "q1", trained)} if is_writer() else {}
+    upstream = broadcast(reps["q1"].key if reps else None)
+    table = broadcast(q5_neighbours(run, reps["q1"]) if reps else None)
+    trained["q5"] = train(run, d, "q5", neighbours=lambda: table, upstream=upstream)
     return trained, reps
 
 
@@ -247,6 +264,43 @@ def worker_specs(run: Run):
     return d, {spec.name: spec for spec in experiments.specs(run, Study(d, {}, reps))}
 
 
+def seed_devices(seeds: int, gpus: int) -> list[str | None]:
+    """The GPU each of ``seeds`` studies runs on side by side, in turn over the GPUs;
+    None for each where there are fewer than two GPUs (one after another)."""
+    return [f"cuda:{i % gpus}" if gpus > 1 else None for i in range(seeds)]
+
+
+def run_seeds(runs: list[Run]) -> list[Study]:
+    """The study of each seed (``runs``: one Run per seed). On a machine with several
+    GPUs the seeds run side by side, one GPU and a share of the cores each; their
+    results are then read back here."""
+    first = runs[0]
+    gpus = torch.cuda.device_count() if first.torch_device.type == "cuda" else 0
+    devices = seed_devices(len(runs), gpus)
+    if len(runs) > 1 and devices[0] is not None:
+        slots = min(gpus, len(runs))
+        calls = [(_study_in_worker, (r, device, max(1, r.worker_count // slots)))
+                 for r, device in zip(runs, devices)]
+        for r, timings in zip(runs, in_workers(first, slots, calls,
+                                                [f"seed {r.profile.seed}" for r in runs])):
+            r.timings.update(timings)
+    studies = []
+    for r in runs:
+        started = time.perf_counter()
+        studies.append(run_study(r))
+        r.timings.setdefault("study", time.perf_counter() - started)
+    return studies
+
+
+def _study_in_worker(run: Run, device: str, workers: int) -> dict:
+    """In a worker process: one seed's study on its own GPU; the stage times."""
+    run = dataclasses.replace(run, device=device, workers=workers, timings={}, log=[])
+    started = time.perf_counter()
+    run_study(run)
+    run.timings["study"] = time.perf_counter() - started
+    return run.timings
+
+
 def for_seed(run: Run, seed: int) -> Run:
     """The same invocation for another seed (its own results folder, log and timings)."""
     if run.results is not None and seed != run.profile.seed:
@@ -266,11 +320,7 @@ def report(run: Run, seeds: list[int] | None = None) -> dict[str, Path]:
     seeds = list(dict.fromkeys(seeds or [run.profile.seed]))
     runs = [run if s == run.profile.seed else for_seed(run, s) for s in seeds]
     run = runs[0]
-    studies = []
-    for r in runs:
-        t = time.perf_counter()
-        studies.append(run_study(r))
-        r.timings["study"] = time.perf_counter() - t
+    studies = run_seeds(runs)
     per_seed = {r.profile.seed: read_metrics(r.results_dir) for r in runs}
     t = time.perf_counter()
     figure_paths = study_figures(run, studies[0])

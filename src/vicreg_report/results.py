@@ -25,7 +25,7 @@ import tempfile
 import time
 import types
 import typing
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import lru_cache
 from importlib import metadata

@@ -38,6 +38,7 @@ import torch
 from .augment import test_transform, to_device, two_views
 from .config import Profile
 from .data import PreparedData, balanced_subset
+from .distributed import gather_batch, is_writer, local_part, synchronise, unwrapped
 from .errors import VicregError
 from .losses import TERM_NAMES, LossTerms, vicreg_loss
 from .model import VICReg, build_model
@@ -87,20 +88,25 @@ def as_tensor(images: np.ndarray, device: torch.device) -> torch.Tensor:
 Pairs = Callable[[torch.Tensor, torch.Generator], tuple[torch.Tensor, torch.Tensor]]
 
 
-def augmented_pairs(images: torch.Tensor, speed: Speed = PLAIN) -> Pairs:
-    """Q1/Q4: two independent augmentations of each image."""
-    return lambda idx, g: two_views(images[idx], g, speed.one_pass_views)
+def augmented_pairs(images: torch.Tensor, speed: Speed = PLAIN,
+                    part: slice = slice(None)) -> Pairs:
+    """Q1/Q4: two independent augmentations of each image. ``idx`` is the global batch;
+    this process makes the views of its ``part`` of it, with the parameters drawn for the
+    whole batch (the same draws as in one process)."""
+    return lambda idx, g: two_views(images[idx], g, speed.one_pass_views, part)
 
 
-def neighbour_pairs(images: torch.Tensor, neighbours: torch.Tensor) -> Pairs:
-    """Q5: each image and one of its nearest neighbours, drawn anew every step; no augmentation."""
+def neighbour_pairs(images: torch.Tensor, neighbours: torch.Tensor,
+                    part: slice = slice(None)) -> Pairs:
+    """Q5: each image and one of its nearest neighbours, drawn anew every step; no
+    augmentation. ``part`` as for ``augmented_pairs``."""
     neighbours = neighbours.to(images.device)
 
     def pairs(idx: torch.Tensor, g: torch.Generator):
         pick = to_device(torch.randint(neighbours.shape[1], (len(idx),), generator=g),
                          images.device)
         partner = neighbours[idx, pick]
-        return test_transform(images[idx]), test_transform(images[partner])
+        return test_transform(images[idx[part]]), test_transform(images[partner[part]])
     return pairs
 
 
@@ -129,17 +135,16 @@ def make_optimizer(model: VICReg, p: Profile, speed: Speed = PLAIN) -> torch.opt
 def project(model: VICReg, x: torch.Tensor, speed: Speed = PLAIN) -> torch.Tensor:
     """z = h(f(x)): the encoder f under bf16 autocast if ``speed`` says so, the projector
     h in float32 (autocast off), so z is float32 either way."""
-    with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=speed.bf16):
-        y = model.encoder(model_input(x, speed))
-    with torch.autocast(x.device.type, enabled=False):
-        return model.projector(y.float())
+    return model(model_input(x, speed), bf16=speed.bf16)[0]
 
 
 def loss_terms(model: VICReg, x: torch.Tensor, y: torch.Tensor, p: Profile,
                speed: Speed = PLAIN) -> LossTerms:
-    """The VICReg terms of one pair of batches, in float32."""
-    z, z_prime = project(model, x, speed), project(model, y, speed)
-    return vicreg_loss(z, z_prime, p.lam, p.mu, p.nu, p.gamma, p.eps)
+    """The VICReg terms of one pair of batches, in float32, over the global batch (the
+    projections of every process; with one process, this one's)."""
+    z, z_prime = model(model_input(x, speed), model_input(y, speed), bf16=speed.bf16)
+    return vicreg_loss(gather_batch(z), gather_batch(z_prime), p.lam, p.mu, p.nu, p.gamma,
+                       p.eps)
 
 
 def train_step(model: VICReg, optimizer: torch.optim.Optimizer, x: torch.Tensor,
@@ -261,9 +266,10 @@ def train_vicreg(p: Profile, data: PreparedData, checkpoint: Path, device: torch
         raise VicregError(f"Profile {p.name!r} needs at least one full batch of {p.batch_size} "
                           "train and test images; lower batch_size or use more images.")
 
-    pairs = (augmented_pairs(train_images, speed) if neighbours is None
-             else neighbour_pairs(train_images, neighbours))
-    model = prepare_model(build_model(p), device, speed)
+    part = local_part(p.batch_size)           # this process's share of each global batch
+    pairs = (augmented_pairs(train_images, speed, part) if neighbours is None
+             else neighbour_pairs(train_images, neighbours, part))
+    model = synchronise(prepare_model(build_model(p), device, speed), device)
     optimizer = make_optimizer(model, p, speed)
     shuffle = torch.Generator().manual_seed(p.seed)
     views = torch.Generator().manual_seed(p.seed + 1)
@@ -274,7 +280,7 @@ def train_vicreg(p: Profile, data: PreparedData, checkpoint: Path, device: torch
     state = load_state(resume, key, device)
     done, earlier = 0, 0.0
     if state is not None:
-        model.load_state_dict(state["model"])
+        unwrapped(model).load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         shuffle.set_state(state["shuffle"])
         views.set_state(state["views"])
@@ -286,7 +292,7 @@ def train_vicreg(p: Profile, data: PreparedData, checkpoint: Path, device: torch
         return (f"the state after epoch {epoch} is kept in {resume}" if epoch and key
                 else "no earlier epoch was kept")
 
-    with progress_bar(show_progress) as bar:
+    with progress_bar(show_progress and is_writer()) as bar:
         task = bar.add_task(f"train {name}", total=epochs * steps_per_epoch,
                             completed=done * steps_per_epoch, status="")
         for epoch in range(done, epochs):
@@ -303,7 +309,7 @@ def train_vicreg(p: Profile, data: PreparedData, checkpoint: Path, device: torch
                     f"Training {name} diverged: the {bad[1]} loss term is {bad[2]} at epoch "
                     f"{epoch + 1}, step {bad[0] + 1} of {steps_per_epoch}; {kept_state(epoch)}. "
                     f"Lower the learning rate (now {p.lr:g}) or check the data, then run again.")
-            tested = test_loss(model, test_images, p, speed)
+            tested = test_loss(unwrapped(model), test_images, p, speed)
             bad_test = first_non_finite(tested)
             if bad_test is not None:
                 raise VicregError(
@@ -319,11 +325,13 @@ def train_vicreg(p: Profile, data: PreparedData, checkpoint: Path, device: torch
                 history["test_batches"][k].append(values)
             bar.update(task, status=f"epoch {epoch + 1}/{epochs} loss "
                                     f"{history['train']['total'][-1]:.3f}")
-            if key:
-                save_state(resume, key, epoch + 1, model, optimizer, shuffle, views, history,
-                           earlier + time.perf_counter() - started)
+            if key and is_writer():
+                save_state(resume, key, epoch + 1, unwrapped(model), optimizer, shuffle, views,
+                           history, earlier + time.perf_counter() - started)
 
-    save_checkpoint(model, p, checkpoint)
+    model = unwrapped(model)
+    if is_writer():
+        save_checkpoint(model, p, checkpoint)
     result = TrainResult(
         model=name, history=LossHistory(steps_per_epoch=steps_per_epoch, **history),
         checkpoint=checkpoint.name, train_images=len(train_images),
