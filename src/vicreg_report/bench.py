@@ -19,6 +19,7 @@ steps, data loading included. The JSON goes to build/bench/<profile>-<device>.js
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import math
 import os
@@ -28,7 +29,7 @@ import shutil
 import sys
 import time
 from contextlib import contextmanager
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Iterator
@@ -47,8 +48,8 @@ from .model import build_model
 from .paths import build_dir
 from .progress import console, progress_bar
 from .results import atomic_write, device_description, git_commit
-from .training import (Speed, as_tensor, augmented_pairs, make_optimizer, prepare_model,
-                       select_device, speed_for, train_step)
+from .training import (PLAIN, Speed, as_tensor, augmented_pairs, make_optimizer, native_bf16,
+                       prepare_model, select_device, speed_for, train_step)
 
 Batches = Iterator[tuple[torch.Tensor, torch.Tensor]]
 MAX_WORKERS = 8
@@ -77,6 +78,8 @@ def parser() -> argparse.ArgumentParser:
                     help="instead: the training step with DDP on N gloo processes of the "
                          "CPU (e.g. 1 2), each with its share of the cores: the overhead of "
                          "scaling out (JSON: ddp-<profile>-cpu.json)")
+    ap.add_argument("--no-compile", action="store_true",
+                    help="leave torch.compile out of the numerics comparison")
     ap.add_argument("--no-progress", action="store_true", help="hide progress bars")
     return ap
 
@@ -220,6 +223,78 @@ def measure(p: Profile, images: np.ndarray, device: torch.device, warmup: int, s
     return out
 
 
+# ---------------------------------------------------------------- numerics, side by side
+
+NUMERICS = {   # name: how the training step computes (see training.Speed)
+    "float32": PLAIN,
+    "float32, channels_last": Speed(channels_last=True),
+    "bf16 autocast": Speed(bf16=True),
+    "bf16 autocast, channels_last": Speed(bf16=True, channels_last=True),
+}
+COMPILED = "bf16 autocast, channels_last, torch.compile"
+
+
+def numerics_variants(device: torch.device, compile_too: bool) -> dict[str, tuple[Speed, bool]]:
+    """The variants to time: (Speed, whether the encoder goes through torch.compile)."""
+    base = {name: (speed, False) for name, speed in NUMERICS.items()}
+    if device.type == "cuda":
+        base = {name: (replace(speed, fused_adam=True, cudnn_benchmark=True), False)
+                for name, (speed, _) in base.items()}
+    if compile_too:
+        base[COMPILED] = (base["bf16 autocast, channels_last"][0], True)
+    return base
+
+
+def time_numerics(p: Profile, images: np.ndarray, device: torch.device, warmup: int,
+                  steps: int, compile_too: bool, show_progress: bool) -> dict:
+    """The training step under each numerics variant, interleaved step by step (so that
+    a change in the machine's load falls on every variant alike), on the same batches.
+
+    A variant's first step is timed apart: with torch.compile it holds the compilation.
+    """
+    variants = numerics_variants(device, compile_too)
+    g = torch.Generator().manual_seed(p.seed + 1)
+    tensor = as_tensor(images, device)
+    order = to_device(sample_order(len(images), (warmup + steps) * p.batch_size, p.seed), device)
+    batches = [augmented_pairs(tensor)(order[i * p.batch_size:(i + 1) * p.batch_size], g)
+               for i in range(warmup + steps)]
+    runs = {}
+    for name, (speed, compiled) in variants.items():
+        model = prepare_model(build_model(p), device, speed)
+        if compiled:
+            model.encoder = torch.compile(model.encoder)
+        runs[name] = (model, make_optimizer(model, p, speed), speed)
+    times: dict[str, list[float]] = {name: [] for name in runs}
+    with progress_bar(show_progress) as bar:
+        task = bar.add_task("numerics", total=(warmup + steps) * len(runs), status="")
+        for x, y in batches:
+            for name, (model, optimizer, speed) in runs.items():
+                synchronize(device)
+                started = time.perf_counter()
+                train_step(model, optimizer, x, y, p, speed)
+                synchronize(device)
+                times[name].append(time.perf_counter() - started)
+                bar.advance(task)
+    out = {}
+    for name, seconds in times.items():
+        timed = seconds[max(1, warmup):]
+        median = float(np.median(timed))
+        out[name] = {"first_step_s": seconds[0], "step_min_s": min(timed),
+                     "step_median_s": median, "images_per_s": p.batch_size / median,
+                     "timed_steps": len(timed)}
+    first = out["float32"]["step_median_s"]
+    for row in out.values():
+        row["speed_up"] = first / row["step_median_s"]
+    return out
+
+
+def can_compile(device: torch.device) -> bool:
+    """torch.compile's CPU backend needs a C++ compiler; CUDA's needs triton."""
+    if device.type == "cuda":
+        return importlib.util.find_spec("triton") is not None
+    return shutil.which(os.environ.get("CXX", "g++")) is not None
+
+
 # ---------------------------------------------------------------- scaling out (DDP)
 
 def _scaling_process(rank: int, world: int, folder: str, profile: str, data: str | None,
@@ -353,6 +428,9 @@ def bench(args) -> dict:
         raise VicregError(f"Profile {p.name!r} has {len(images)} train images, fewer than one "
                           f"batch of {p.batch_size}.")
     pipelines = measure(p, images, device, args.warmup, args.steps, not args.no_progress)
+    compile_too = not args.no_compile and can_compile(device)
+    numerics = time_numerics(p, images, device, args.warmup, args.steps, compile_too,
+                             not args.no_progress)
     times, times_source = study_times(p, args, device) if args.study else saved_times(p)
     return {
         "profile": p.name, "device_type": device.type, "device": device_description(device),
@@ -361,7 +439,11 @@ def bench(args) -> dict:
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "commit": git_commit(), "data": source, "batch_size": p.batch_size,
         "warmup_steps": args.warmup, "timed_steps": args.steps, "speed": asdict(speed_for(device)),
-        "pipelines": pipelines,
+        "native_bf16": native_bf16() if device.type == "cpu" else None,
+        "pipelines": pipelines, "numerics": numerics,
+        "numerics_note": "training step (forward, VICReg loss, backward, Adam) on the same "
+                         "batches, the variants interleaved step by step; first step apart "
+                         "(it holds torch.compile's compilation)",
         "ratio_batched_over_reference": pipelines["batched_on_device"]["images_per_s"]
         / pipelines["reference_per_image"]["images_per_s"],
         "peak_memory_kind": ("torch.cuda.max_memory_allocated, reset before each pipeline"
@@ -384,6 +466,7 @@ def show(result: dict, path: Path) -> None:
     console.print(f"batched / reference: {result['ratio_batched_over_reference']:.2f}x "
                   f"({result['timed_steps']} timed steps of {result['batch_size']} images "
                   f"after {result['warmup_steps']} warm-up)")
+    show_numerics(result)
     if result["stage_times_s"]:
         stages = Table(title="stage times (s)")
         stages.add_column("stage")
@@ -393,6 +476,19 @@ def show(result: dict, path: Path) -> None:
         console.print(stages)
     console.print(f"stage times: {escape(result['stage_times_source'])}", highlight=False)
     console.print(f"wrote {path}", highlight=False)
+
+
+def show_numerics(result: dict) -> None:
+    table = Table(title=f"training step by numerics (interleaved; native bf16: "
+                        f"{result['native_bf16']}; training uses {result['speed']})")
+    for column in ("numerics", "first step s", "min s/step", "median s/step", "images/s",
+                   "vs float32"):
+        table.add_column(column, justify="left" if column == "numerics" else "right")
+    for name, r in result["numerics"].items():
+        table.add_row(name, f"{r['first_step_s']:.2f}", f"{r['step_min_s']:.3f}",
+                      f"{r['step_median_s']:.3f}", f"{r['images_per_s']:.0f}",
+                      f"{r['speed_up']:.2f}x")
+    console.print(table)
 
 
 def main(argv: list[str] | None = None) -> int:

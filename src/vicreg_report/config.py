@@ -34,6 +34,8 @@ class Profile:
     epochs: int = 30
     batch_size: int = 256
     lr: float = 3e-4
+    lr_schedule: str = "constant"     # or "cosine": linear warm-up, then cosine decay to 0
+    lr_warmup_epochs: int = 0
     beta1: float = 0.9
     beta2: float = 0.999
     weight_decay: float = 1e-6

@@ -33,8 +33,8 @@ STAGE_SECTIONS: dict[str, tuple[str, ...]] = {
 # Provenance fields listed in the appendix: once if every result has the same value,
 # as a column otherwise.
 PROVENANCE_FIELDS = ("commit", "profile", "seed", "config_hash", "data_source",
-                     "data_fingerprint", "device", "python", "torch", "torchvision", "numpy",
-                     "libraries")
+                     "data_fingerprint", "device", "numerics", "python", "torch",
+                     "torchvision", "numpy", "libraries")
 _STALE_WHY = re.compile(r"inputs changed \(key (?P<old>[0-9a-f]+|-) -> (?P<new>[0-9a-f]+)\)")
 
 

@@ -96,6 +96,7 @@ class Provenance:
     wall_time_s: float
     created: str
     stage_key: str = ""          # see stages.py: what this result was computed from
+    numerics: str = "float32"    # how training computed (training.numerics)
 
 
 def git_commit() -> str:
@@ -140,7 +141,8 @@ def device_description(device) -> str:
     return f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
 
 
-def make_provenance(profile, data, device, started: float, stage_key: str = "") -> Provenance:
+def make_provenance(profile, data, device, started: float, stage_key: str = "",
+                    numerics: str = "float32") -> Provenance:
     import numpy
     import torch
     import torchvision
@@ -154,7 +156,8 @@ def make_provenance(profile, data, device, started: float, stage_key: str = "") 
         numpy=numpy.__version__, libraries=dict(library_versions()),
         device=device_description(device),
         wall_time_s=round(time.perf_counter() - started, 3),
-        created=datetime.now(timezone.utc).isoformat(timespec="seconds"), stage_key=stage_key)
+        created=datetime.now(timezone.utc).isoformat(timespec="seconds"), stage_key=stage_key,
+        numerics=numerics)
 
 
 # ---------------------------------------------------------------- result types

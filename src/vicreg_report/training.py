@@ -24,6 +24,7 @@ and covariance terms are batch statistics, which a one-class batch would bias.
 from __future__ import annotations
 
 import io
+import math
 import operator
 import pickle
 import time
@@ -66,9 +67,38 @@ CUDA_SPEED = Speed(bf16=True, channels_last=True, fused_adam=True, cudnn_benchma
                    one_pass_views=True)
 
 
+# On a CPU that computes bf16 natively (AVX-512 BF16 or AMX): the encoder under bf16
+# autocast in channels_last, measured by `nox -s bench` (see README, Profiles).
+CPU_BF16 = Speed(bf16=True, channels_last=True)
+CPU_BF16_FLAGS = ("avx512_bf16", "amx_bf16")
+
+
+def native_bf16() -> bool:
+    """Whether this CPU has bf16 arithmetic in hardware, from /proc/cpuinfo's flags."""
+    try:
+        flags = next((line.split(":", 1)[1].split() for line in
+                      Path("/proc/cpuinfo").read_text().splitlines()
+                      if line.startswith("flags")), [])
+    except OSError:
+        return False
+    return any(flag in flags for flag in CPU_BF16_FLAGS)
+
+
 def speed_for(device: torch.device) -> Speed:
-    """CUDA_SPEED on a CUDA GPU; on any other device the plain loop (CPU results unchanged)."""
-    return CUDA_SPEED if device.type == "cuda" else PLAIN
+    """CUDA_SPEED on a CUDA GPU; CPU_BF16 on a CPU with bf16 in hardware; else the plain
+    float32 loop (a CPU without it computes in float32: slower, and its numbers differ
+    from the bf16 ones within the tolerances README states)."""
+    if device.type == "cuda":
+        return CUDA_SPEED
+    return CPU_BF16 if device.type == "cpu" and native_bf16() else PLAIN
+
+
+def numerics(speed: Speed) -> str:
+    """How training computed, for the provenance of its results."""
+    parts = ["encoder bf16 autocast, projector and loss float32" if speed.bf16 else "float32"]
+    parts += [name.replace("_", " ") for name in ("channels_last", "fused_adam")
+              if getattr(speed, name)]
+    return ", ".join(parts)
 
 
 def select_device(name: str = "auto") -> torch.device:
@@ -130,6 +160,18 @@ def make_optimizer(model: VICReg, p: Profile, speed: Speed = PLAIN) -> torch.opt
     extra = {"fused": True} if speed.fused_adam else {}
     return torch.optim.Adam(model.parameters(), lr=p.lr, betas=(p.beta1, p.beta2),
                             weight_decay=p.weight_decay, **extra)
+
+
+def learning_rate(p: Profile, step: int, total: int, steps_per_epoch: int) -> float:
+    """The learning rate at ``step`` of ``total``: ``p.lr`` ("constant"), or a linear
+    warm-up over ``p.lr_warmup_epochs`` then a cosine decay to zero ("cosine")."""
+    if p.lr_schedule == "constant":
+        return p.lr
+    warmup = p.lr_warmup_epochs * steps_per_epoch
+    if step < warmup:
+        return p.lr * (step + 1) / warmup
+    progress = (step - warmup) / max(1, total - warmup)
+    return p.lr * 0.5 * (1 + math.cos(math.pi * progress))
 
 
 def project(model: VICReg, x: torch.Tensor, speed: Speed = PLAIN) -> torch.Tensor:
@@ -299,6 +341,9 @@ def train_vicreg(p: Profile, data: PreparedData, checkpoint: Path, device: torch
             order = to_device(torch.randperm(len(train_images), generator=shuffle), device)
             log = TermLog()
             for step in range(steps_per_epoch):
+                for group in optimizer.param_groups:
+                    group["lr"] = learning_rate(p, epoch * steps_per_epoch + step,
+                                                epochs * steps_per_epoch, steps_per_epoch)
                 x, y = pairs(order[step * p.batch_size:(step + 1) * p.batch_size], views)
                 log.add(train_step(model, optimizer, x, y, p, speed))
                 bar.update(task, advance=1, status=f"epoch {epoch + 1}/{epochs}")
@@ -335,7 +380,8 @@ def train_vicreg(p: Profile, data: PreparedData, checkpoint: Path, device: torch
     result = TrainResult(
         model=name, history=LossHistory(steps_per_epoch=steps_per_epoch, **history),
         checkpoint=checkpoint.name, train_images=len(train_images),
-        provenance=make_provenance(p, data, device, started - earlier))
+        provenance=make_provenance(p, data, device, started - earlier,
+                                   numerics=numerics(speed)))
     return result, model
 
 

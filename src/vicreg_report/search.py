@@ -1,0 +1,159 @@
+"""The search behind the quick profile: Q1 settings compared on a validation split.
+
+Each candidate changes a few of QUICK's fields (width, train images, epochs, learning
+rate and its schedule). It trains Q1 on the CIFAR-10 train images only, with the last
+``VALIDATION_PER_CLASS`` images of every class held out; the study's probe (one linear
+layer) is fitted on the candidate's train representations and scored on the held-out
+images. The test set is never read. The table, with each candidate's training minutes
+on this machine, is the evidence for QUICK (``reference/quick.search.json``).
+
+    python -m vicreg_report.search            # every candidate not yet in the table
+    python -m vicreg_report.search --only base cosine
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import torch
+from rich.table import Table
+
+from .config import QUICK, Profile
+from .data import PreparedData, prepare
+from .errors import VicregError
+from .model import build_model
+from .probe import fit_linear_probe
+from .progress import console
+from .representations import encode
+from .results import atomic_write, device_description, git_commit
+from .training import numerics, select_device, speed_for, train_vicreg
+
+VALIDATION_PER_CLASS = 500
+TABLE = Path(__file__).parent / "reference" / "quick.search.json"
+
+# Each candidate: QUICK with these fields changed. "base" is the profile the search began from.
+BASE = dict(width=16, train_images=10_000, epochs=15, lr=2e-3, lr_schedule="constant",
+            lr_warmup_epochs=0)
+CANDIDATES: dict[str, dict] = {
+    "base": BASE,
+    "cosine": {**BASE, "lr_schedule": "cosine", "lr_warmup_epochs": 1},
+    "cosine_lr4e-3": {**BASE, "lr": 4e-3, "lr_schedule": "cosine", "lr_warmup_epochs": 1},
+    "images_20k": {**BASE, "train_images": 20_000, "epochs": 8, "lr_schedule": "cosine",
+                   "lr_warmup_epochs": 1},
+    "images_45k": {**BASE, "train_images": 45_000, "epochs": 4, "lr_schedule": "cosine",
+                   "lr_warmup_epochs": 1},
+    "width_24": {**BASE, "width": 24, "epochs": 10, "lr_schedule": "cosine",
+                 "lr_warmup_epochs": 1},
+    "width_32": {**BASE, "width": 32, "epochs": 8, "lr_schedule": "cosine",
+                 "lr_warmup_epochs": 1},
+}
+
+
+def validation_split(labels: np.ndarray, per_class: int) -> tuple[np.ndarray, np.ndarray]:
+    """(kept, held_out) indices: the last ``per_class`` images of each class held out."""
+    held = np.concatenate([np.flatnonzero(labels == c)[-per_class:] for c in np.unique(labels)])
+    held = np.sort(held)
+    kept = np.setdiff1d(np.arange(len(labels)), held)
+    return kept, held
+
+
+def validation_data(d: PreparedData, per_class: int = VALIDATION_PER_CLASS) -> PreparedData:
+    """The train images split in two: the rest as "train", the held-out ones as "test"."""
+    kept, held = validation_split(d.train_y, per_class)
+    return PreparedData(d.train_x[kept], d.train_y[kept], d.train_x[held], d.train_y[held],
+                        d.mnist_x, d.mnist_y, d.classes, source=f"{d.source} (validation)",
+                        verified=d.verified)
+
+
+def candidate_profile(changes: dict, seed: int = 0) -> Profile:
+    held_out = VALIDATION_PER_CLASS * 10
+    return QUICK.replace(name="quick-search", seed=seed, test_images=held_out,
+                         test_loss_images=2_000, **changes)
+
+
+def probe_accuracy(encoder: torch.nn.Module, p: Profile, d: PreparedData,
+                   device: torch.device) -> float:
+    """The study's probe on ``encoder``: fitted on its train images, scored on held-out ones."""
+    from .data import balanced_subset
+    idx = balanced_subset(d.train_y, p.train_images)
+    train = encode(encoder, d.train_x[idx], device)
+    held = encode(encoder, d.test_x, device)
+    return fit_linear_probe(train, d.train_y[idx], held, d.test_y, p.probe_epochs, p.probe_lr,
+                            p.probe_batch_size, seed=p.seed)["test_acc"]
+
+
+def evaluate(name: str, changes: dict, d: PreparedData, device: torch.device,
+             show_progress: bool) -> dict:
+    """Train Q1 with ``changes``; its validation accuracy and the untrained control's."""
+    p = candidate_profile(changes)
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        _, model = train_vicreg(p, d, Path(tmp) / "q1.pt", device, name=name,
+                                show_progress=show_progress)
+    minutes = (time.perf_counter() - started) / 60
+    return {"settings": changes, "train_minutes": round(minutes, 2),
+            "validation_acc": probe_accuracy(model.encoder, p, d, device),
+            "untrained_validation_acc": probe_accuracy(build_model(p).encoder, p, d, device)}
+
+
+def load_table(path: Path) -> dict:
+    if not path.is_file():
+        return {"candidates": {}}
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise VicregError(f"{path} is not valid JSON ({exc}); delete it to start the search "
+                          "again.") from None
+
+
+def show(table: dict) -> None:
+    out = Table(title=f"quick-profile search (validation: last {VALIDATION_PER_CLASS} train "
+                      "images of each class)")
+    for column in ("candidate", "settings", "train min", "val acc", "untrained"):
+        out.add_column(column, justify="left" if column in ("candidate", "settings") else "right")
+    for name, row in table["candidates"].items():
+        changed = {k: v for k, v in row["settings"].items() if BASE.get(k) != v}
+        out.add_row(name, ", ".join(f"{k}={v}" for k, v in changed.items()) or "(base)",
+                    f"{row['train_minutes']:.2f}", f"{row['validation_acc']:.2%}",
+                    f"{row['untrained_validation_acc']:.2%}")
+    console.print(out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m vicreg_report.search", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--only", nargs="+", choices=list(CANDIDATES), help="these candidates")
+    ap.add_argument("--again", action="store_true", help="recompute candidates in the table")
+    ap.add_argument("--data", metavar="PATH", help="data folder or zip, as for the study")
+    ap.add_argument("--table", type=Path, default=TABLE, help=f"default: {TABLE}")
+    ap.add_argument("--no-progress", action="store_true")
+    args = ap.parse_args(argv)
+    try:
+        torch.set_num_threads(2)
+        device = select_device("cpu")
+        table = load_table(args.table)
+        table.update(validation_per_class=VALIDATION_PER_CLASS, base=BASE,
+                     device=device_description(device), numerics=numerics(speed_for(device)),
+                     commit=git_commit(), profile_fields=asdict(candidate_profile(BASE)))
+        d = validation_data(prepare(args.data))
+        for name in args.only or list(CANDIDATES):
+            if name in table["candidates"] and not args.again:
+                continue
+            table["candidates"][name] = evaluate(name, CANDIDATES[name], d, device,
+                                                 not args.no_progress)
+            atomic_write(args.table, json.dumps(table, indent=2) + "\n")
+            show(table)
+    except VicregError as exc:
+        console.print(f"[red]{exc}")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
