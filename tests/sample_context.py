@@ -5,6 +5,7 @@ Not a test module: the render, binding and catalogue tests import it.
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 from PIL import Image
@@ -12,7 +13,9 @@ from PIL import Image
 from vicreg_report import claims as claims_mod
 from vicreg_report.claims import evaluate_claims
 from vicreg_report.comparisons import comparison_kind
+from vicreg_report.comparisons import pairs
 from vicreg_report.context_schema import FIGURE_KEYS
+from vicreg_report.experiments import REGISTRY
 from vicreg_report.report_context import (claim_entry, seed_summary, single_seed,
                                           stale_entries, stale_sections, summary_rows)
 
@@ -100,10 +103,11 @@ def _value(ctx: dict, where):
 
 def verdicts(ctx: dict) -> dict:
     """Every comparison of COMPARED, and the shares of the claimed digits (against a base
-    rate of one in ten), decided by the context's own numbers."""
+    rate of one in ten), decided by the context's own numbers; any other comparison an
+    experiment declares (comparisons.pairs), "higher" (0.6 against 0.5)."""
     q6 = ctx["q6"]
     q6["best"] = max(q6["raw_pixels"]["test_acc"], q6["random_cnn"]["test_acc"])
-    compared = dict(COMPARED)
+    compared = {name: (0.6, 0.5) for name in pairs(len(CLASSES))} | COMPARED
     for enc in ("q1", "q5"):
         shown = ctx["anomaly"][enc]["wide_digit_counts"]
         for digit in claims_mod.ANOMALY_DIGITS:
@@ -127,7 +131,8 @@ STAGES = ("train:q1", "train:q4", "train:q5", "probe:q1", "probe:q4", "probe:q5"
 
 
 def make_context() -> dict:
-    """A plausible context in the shape report_context.build_context returns."""
+    """A plausible context in the shape report_context.build_context returns: each
+    experiment's part is its example (``Experiment.example``)."""
     ctx = {
         "meta": {"generated": "2026-11-28T10:00:00Z", "commit": "abc1234", "profile": "quick"},
         "setup": {
@@ -141,106 +146,14 @@ def make_context() -> dict:
             "torchvision": "0.29.1",
             "wall_time": {"train_s": 185.3, "probe_s": 42.2, "experiments_s": 24.4, "total_s": 251.9},
         },
-        "training": {
-            "figure": "figures/training_curves.png", "steps": 312, "epochs": 8,
-            "steps_per_epoch": 39, "test_batches": 7, "batch_size": 256,
-            "first": {"invariance": 0.912, "variance": 1.874, "covariance": 0.0123,
-                      "total": 47.782},
-            "last": {"invariance": 0.217, "variance": 0.0412, "covariance": 0.6634,
-                     "total": 7.116},
-            "test_first": {"invariance": 0.351, "variance": 0.312, "covariance": 0.524,
-                           "total": 17.021},
-            "test_last": {"invariance": 0.264, "variance": 0.0398, "covariance": 0.7012,
-                          "total": 8.296},
-        },
-        "probe": {
-            "trained": {"test_acc": 0.6123, "train_acc": 0.6689},
-            "random_init": {"test_acc": 0.3487, "train_acc": 0.3712},
-            "original": {"test_acc": 0.724}, "course_threshold": 0.60,
-            "settings": {"epochs": 100, "lr": 2e-3, "batch_size": 1024,
-                         "train_images": 10_000, "test_images": 9_000},
-        },
-        "probes": {
-            "classes": list(CLASSES),
-            "q1": _probe_entry(0.6123, 0.6689, [0.7012, 0.7805, 0.4823, 0.4177, 0.5544,
-                                                 0.5021, 0.6834, 0.6612, 0.7698, 0.7312]),
-            "q4": _probe_entry(0.1689, 0.1702, [0.2511, 0.2233, 0.0912, 0.1044, 0.1321,
-                                                 0.0977, 0.2105, 0.1488, 0.2456, 0.1843]),
-            "q5": _probe_entry(0.4812, 0.5023, [0.5612, 0.6201, 0.3512, 0.3023, 0.4011,
-                                                 0.3876, 0.5523, 0.5102, 0.6034, 0.5837]),
-            "random_init": _probe_entry(0.3487, 0.3712, [0.4412, 0.4023, 0.2511, 0.2034,
-                                                          0.3012, 0.2398, 0.3689, 0.3301,
-                                                          0.4687, 0.4267]),
-        },
-        "q2": {
-            "figure": "figures/q2_pca_tsne.png", "points": 2_000, "knn_k": 10, "knn_folds": 5,
-            "tsne_method": "openTSNE-fft", "perplexity": 30.0,
-            "q1": _map_entry(0.3512, 0.5874, -0.0412, 0.0631, [0.1423, 0.0911], 0.6825, 0.5213,
-                             41.27, 0.1423, 0.2334, 0.5512),
-            "q4": _map_entry(0.1633, 0.2145, -0.1203, -0.0534, [0.7012, 0.2113], 0.2311, 0.1822,
-                             3.18, 0.7012, 0.9125, 0.9988),
-            "q5": _map_entry(0.3011, 0.4866, -0.0533, 0.0412, [0.1802, 0.1104], 0.5521, 0.4312,
-                             33.65, 0.1802, 0.2906, 0.6233),
-            "random_init": _map_entry(0.2577, 0.3623, -0.0811, 0.0104, [0.3422, 0.1233], 0.4102,
-                                      0.3055, 12.44, 0.3422, 0.4655, 0.8344),
-        },
-        "q4": {
-            "figure_maps": "figures/q4_pca_tsne.png", "figure_spectra": "figures/pca_spectra.png",
-            "figure_curves": "figures/q4_training_curves.png", "probe": 0.1689,
-            "last": {"invariance": 0.0123, "variance": 0.9377, "covariance": 0.0041,
-                     "total": 0.3116},
-            "test_last": {"invariance": 0.0131, "variance": 0.9412, "covariance": 0.0044,
-                          "total": 0.3319},
-        },
-        "q5": {"epochs": 1, "neighbours": 3, "steps": 39, "probe": 0.4812, "other_runs": [0.501]},
-        "q6": {
-            "figure": "figures/q6_laplacian_tsne.png", "figure_sweep": "figures/q6_eigenvectors.png",
-            "images": 2_000, "neighbors": 10, "tried": [2, 4, 8, 16, 32, 64, 128],
-            "fit_size": 1_600, "val_size": 200, "test_size": 200, "chance": 0.1,
-            "raw_pixels": {"test_acc": 0.1050, "train_acc": 0.1122, "val_acc": 0.1150,
-                           "standardized": 0.2250, "components": 8,
-                           "standardized_components": 16, "graph_components": 3,
-                           "feature_dim": 3072},
-            "random_cnn": {"test_acc": 0.1850, "train_acc": 0.2011, "val_acc": 0.1900,
-                           "standardized": 0.2650, "components": 32,
-                           "standardized_components": 32, "graph_components": 1,
-                           "feature_dim": 1024},
-            "q1": {"test_acc": 0.5450, "train_acc": 0.6533, "val_acc": 0.5350,
-                   "standardized": 0.5550},
-            "random_init": {"test_acc": 0.3050, "train_acc": 0.3322, "val_acc": 0.3000,
-                            "standardized": 0.3900},
-        },
-        "q7": {
-            "figure_q1": "figures/q7_retrieval_q1.png", "figure_q5": "figures/q7_retrieval_q5.png",
-            "q1": _retrieval_entry(0.5512, 0.2623, 0.0712, 0.1200, 0.1523, 17),
-            "q5": _retrieval_entry(0.4231, 0.3512, 0.0911, 0.6200, 0.0611, 9),
-            "dataset_grey": 0.0270, "dataset_saturation": 0.2811, "grey_threshold": 0.05,
-        },
-        "anomaly": {
-            "figure_roc": "figures/anomaly_roc.png", "figure_top": "figures/anomaly_top.png",
-            "k": 2, "top": 7, "wide_top": 100,
-            "q1": _anomaly_entry(0.9123, {"8": 4, "0": 3}, {"8": 31, "0": 22, "2": 17, "6": 9,
-                                                           "3": 8, "5": 6, "9": 3, "1": 1}),
-            "q5": _anomaly_entry(0.9456, {"1": 5, "7": 2}, {"1": 40, "7": 19, "4": 13, "9": 9,
-                                                           "2": 5, "8": 3, "0": 2, "6": 1}),
-            "random_init": _anomaly_entry(0.8512, {"0": 3, "8": 3}, {"0": 25, "8": 20, "2": 14,
-                                                                    "6": 11, "3": 7, "5": 6}),
-        },
-        "clustering": {
-            "figure": "figures/clustering_tsne.png", "clusters": 10,
-            "q1": {"silhouette": 0.0712, "ari": 0.2134, "nmi": 0.3312, "sample": 5_000,
-                   "dimensions": 128},
-            "q5": {"silhouette": 0.1288, "ari": 0.1534, "nmi": 0.2687, "sample": 5_000,
-                   "dimensions": 128},
-            "random_init": {"silhouette": 0.0523, "ari": 0.0812, "nmi": 0.1523, "sample": 5_000,
-                            "dimensions": 128},
-        },
         "original": {"q3_probe_acc": 0.7240, "q4_probe_acc": 0.1523, "q5_probe_acc": 0.5190,
                      "q6_probe_acc_raw_pixels": 0.10, "anomaly_auc_q1": 0.9348,
                      "anomaly_auc_q5": 0.9590, "silhouette_q1": 0.0884, "silhouette_q5": 0.1453},
         "stale": [],
         "provenance": provenance_entry(),
     }
+    for e in REGISTRY:                 # each experiment's part: its example
+        ctx.update(copy.deepcopy(e.example))
     return derive(ctx)
 
 
@@ -323,38 +236,6 @@ def seed_verdicts(ctx: dict) -> dict:
     return comparison_entries({
         name: across_seeds(ctx["seeds"][a]["values"], ctx["seeds"][b]["values"])
         for name, (a, b) in SUMMARY_PAIRS.items()})
-
-
-def _probe_entry(test_acc: float, train_acc: float, per_class: list[float]) -> dict:
-    return {"test_acc": test_acc, "train_acc": train_acc, "per_class": per_class,
-            "standardized": test_acc + 0.0125, "feature_std": 0.5 + test_acc}
-
-
-def _map_entry(pca_knn, tsne_knn, pca_sil, tsne_sil, pca_ratio, tsne_vehicles, tsne_animals,
-               effective_rank, top1, top2, top10) -> dict:
-    return {"pca_knn": pca_knn, "tsne_knn": tsne_knn, "pca_silhouette": pca_sil,
-            "tsne_silhouette": tsne_sil, "pca_ratio": pca_ratio, "tsne_vehicles": tsne_vehicles,
-            "tsne_animals": tsne_animals, "pca_vehicles": tsne_vehicles - 0.2,
-            "pca_animals": tsne_animals - 0.2, "effective_rank": effective_rank, "top1": top1,
-            "top2": top2, "top10": top10, "dimensions": 128}
-
-
-def _retrieval_entry(same, animal_other, animal_vehicle, grey, saturation, distinct) -> dict:
-    return {"same_class": same, "animal_other_animal": animal_other,
-            "animal_vehicle": animal_vehicle, "farthest_grey": grey,
-            "farthest_saturation": saturation, "farthest_distinct": distinct, "k": 5,
-            "mixing_k": 5}
-
-
-def _anomaly_entry(auc: float, top: dict[str, int], wide: dict[str, int]) -> dict:
-    ordered = lambda counts: [{"digit": d, "count": n}  # noqa: E731
-                              for d, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
-    top_anomalies, wide_digits = sum(top.values()), sum(wide.values())
-    return {"auc": auc, "top_normal": 7 - top_anomalies, "top_anomalies": top_anomalies,
-            "top_digits": ordered(top), "wide_normal": 100 - wide_digits,
-            "wide_digits": ordered(wide),
-            "wide_digit_counts": {str(d): wide.get(str(d), 0) for d in range(10)},
-            "leading_digit": ordered(wide)[0]["digit"], "leading_count": ordered(wide)[0]["count"]}
 
 
 def figure_paths(ctx: dict) -> list[str]:

@@ -32,6 +32,7 @@ from vicreg_report import catalogue, metrics, paths, pipeline, render, stages
 from vicreg_report import formatting as fmt
 from vicreg_report.binding import NumberRegistry, bind, path_of
 from vicreg_report.config import SMOKE
+from vicreg_report.experiments import sections
 from vicreg_report.templating import make_environment
 
 LANGUAGES = ("en", "he")
@@ -250,14 +251,19 @@ def message_literals(message: str) -> list[str]:
 
 
 def all_templates() -> list[Path]:
-    return sorted(paths.TEMPLATES_DIR.glob("*.j2"))
+    return sorted(paths.TEMPLATES_DIR.rglob("*.j2"))
+
+
+def template_name(path: Path) -> str:
+    return path.relative_to(paths.TEMPLATES_DIR).as_posix()
 
 
 def test_every_template_is_scanned():
-    assert {p.name for p in all_templates()} == {"report.md.j2", "index.html.j2"}
+    assert {template_name(p) for p in all_templates()} == {
+        "report.md.j2", "index.html.j2", *(f"sections/{s}.md.j2" for s in sections())}
 
 
-@pytest.mark.parametrize("path", all_templates(), ids=lambda p: p.name)
+@pytest.mark.parametrize("path", all_templates(), ids=template_name)
 def test_templates_hold_no_literal_numbers(path):
     assert template_literals(path.read_text(encoding="utf-8")) == []
 

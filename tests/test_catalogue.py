@@ -195,7 +195,7 @@ def test_no_text_reaches_the_document_but_through_the_catalogue(tmp_path, monkey
 def test_the_pseudo_check_sees_prose_outside_the_catalogue(tmp_path, monkeypatch, catalogues):
     folder = templates_copy(tmp_path, monkeypatch)
     (folder / "xx.toml").write_text(pseudo_catalogue(catalogues["en"]), encoding="utf-8")
-    edit(folder.parent / render.REPORT_TEMPLATE, "## {{ msg(\"q2.heading\") }}",
+    edit(folder.parent / "sections" / "q2.md.j2", "## {{ msg(\"q2.heading\") }}",
          "Some words.\n\n## {{ msg(\"q2.heading\") }}")
     ctx = make_context()
     assert words_not_from_a_catalogue(render.render_markdown("xx", ctx), ctx) == ["Some",
@@ -216,8 +216,10 @@ def template_prose(source: str) -> list[str]:
 
 
 def test_the_structure_holds_no_prose():
+    for path in [paths.TEMPLATES_DIR / render.REPORT_TEMPLATE,
+                 *sorted((paths.TEMPLATES_DIR / "sections").glob("*.md.j2"))]:
+        assert template_prose(path.read_text(encoding="utf-8")) == [], path.name
     source = (paths.TEMPLATES_DIR / render.REPORT_TEMPLATE).read_text(encoding="utf-8")
-    assert template_prose(source) == []
     for injected in ("{% if x %}the run{% endif %}", '{{ "two words" }}', "Figure"):
         assert template_prose(source + injected), injected
 

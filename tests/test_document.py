@@ -18,11 +18,12 @@ from sample_context import (STALE, TERMS, derive, figure_paths, make_context, wr
 from vicreg_report import formatting as fmt
 from vicreg_report import paths, render, results, toolchain
 from vicreg_report.errors import RenderError
+from vicreg_report.experiments import sections
 
 LANGUAGES = ("en", "he")
-# The document's sections in their order, by catalogue key (level-2 headings).
-SECTIONS = ("summary", "setup", "training", "probe", "q2", "q4", "q5", "q6", "q7", "anomaly",
-            "clustering", "claims", "provenance")
+# The document's sections in their order, by catalogue key (level-2 headings): the
+# experiments' in the registry's order, between the setup and the claims.
+SECTIONS = ("summary", "setup", *sections(), "claims", "provenance")
 
 
 def headings(catalogue) -> list[str]:

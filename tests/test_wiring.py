@@ -36,7 +36,7 @@ def test_the_probe_fits_on_train_representations_and_scores_on_test_ones(monkeyp
     p = SMOKE.replace(probe_epochs=3, probe_lr=0.5, probe_batch_size=17)
     study = fake_study(p)
     run = pipeline.Run(p, show_progress=False)
-    spec = next(s for s in experiments.probes(run, study) if s.name == "probe:q5")
+    spec = next(s for s in experiments.probe.stages(run, study) if s.name == "probe:q5")
     spec.compute()
     train_idx, test_idx = study_subsets(p, study.data)
     reps = study.reps["q5"]
@@ -145,7 +145,7 @@ def test_every_stage_key_changes_with_every_setting_it_reads(field):
     changed = base.replace(**{field: value + "x" if isinstance(value, str) else value * 2 + 1})
     before, after = keys(base), keys(changed)
     for stage in before:
-        reads = field in experiments.LAPLACIAN_SETTINGS if stage in (
+        reads = field in experiments.laplacian.SETTINGS if stage in (
             "laplacian:raw_pixels", "laplacian:random_cnn") else \
             field != "mu" if stage == "train:q4" else True     # Q4 is trained with mu = 0
         assert (before[stage] != after[stage]) == reads, (stage, field)

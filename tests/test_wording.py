@@ -390,7 +390,7 @@ def test_class_groups_and_claimed_digits_come_from_the_context(lang, monkeypatch
 
 
 def test_templates_hold_no_class_groups_or_claimed_digits():
-    for path in [*paths.TEMPLATES_DIR.glob("*.j2"), *paths.TEMPLATES_DIR.glob("lang/*.toml")]:
+    for path in [*paths.TEMPLATES_DIR.rglob("*.j2"), *paths.TEMPLATES_DIR.glob("lang/*.toml")]:
         text = path.read_text(encoding="utf-8")
         assert '"airplane": "vehicle"' not in text and '"airplane": "כלי רכב"' not in text
         assert "airplane, automobile" not in text

@@ -11,7 +11,7 @@ Each claim is tested the way the original meant it:
 - t-SNE against PCA, and vehicles against animals: in the 2-D maps (kNN accuracy
   and per-group kNN recall in the Q1 map); the probe is second evidence.
 - Q4's collapse: absolute, an effective rank of a few dimensions and most of the
-  variance in the top two principal components (thresholds in comparisons.py).
+  variance in the top two principal components (thresholds in experiments/no_variance.py).
 - The digits: each digit's share among the most anomalous MNIST images against
   its share of the MNIST test set (enrichment), not raw counts.
 - Q5's most distant images: the share of near-grey images over half, and above Q1's.
@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-from .comparisons import ANOMALY_DIGITS
+from .experiments.anomaly import ANOMALY_DIGITS, digit_comparison
 
 SUPPORTED, NOT_SUPPORTED, UNDECIDED = "supported", "not_supported", "undecided"
 OPPOSITE = {"higher": "lower", "lower": "higher"}
@@ -80,10 +80,6 @@ def digit_assignments() -> list[list[tuple[str, str]]]:
     first, second = ANOMALY_DIGITS
     return [[(digit_comparison(first, "q1"), "higher"), (digit_comparison(second, "q5"), "higher")],
             [(digit_comparison(second, "q1"), "higher"), (digit_comparison(first, "q5"), "higher")]]
-
-
-def digit_comparison(digit: str, encoder: str) -> str:
-    return f"digit_{digit}_{encoder}"
 
 
 def evaluate_claims(comparisons: dict[str, dict]) -> list[Claim]:

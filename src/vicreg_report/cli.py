@@ -9,7 +9,7 @@ from contextlib import ExitStack
 
 from rich.markup import escape
 
-from . import distributed, pipeline
+from . import distributed, experiments, pipeline
 from .config import DEFAULT_PROFILE, PROFILES, get_profile
 from .errors import VicregError
 from .paths import REPO_ROOT, build_dir
@@ -31,8 +31,7 @@ STAGES = {
 }
 # Free space a run needs where it writes (data cache, results, checkpoints), in MiB.
 NEEDED_MIB = {"smoke": 20, "quick": 500, "full": 1500}
-FORCEABLE = ("all", "train", "representations", "probe", "embedding2d", "laplacian",
-             "retrieval", "anomaly", "clustering")
+FORCEABLE = ("all", *experiments.stage_kinds())
 
 
 def parser() -> argparse.ArgumentParser:

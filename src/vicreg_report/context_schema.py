@@ -1,10 +1,12 @@
 """What the templates read: the shape of the context that report_context builds.
 
-``CONTEXT_SCHEMA`` names every key; ``validate_context`` refuses a context that
-lacks one, naming each missing key by its path.  ``METRIC_PATHS`` says where each
-headline metric stands in the context, ``SECTIONS`` which sections can show stale
-results, ``FIGURE_KEYS`` where the figure paths are.  templates/README.md describes
-the keys in words.
+``CONTEXT_SCHEMA`` names every key: the parts of the document that are not an
+experiment's are listed here; each experiment's part is read off its example
+(experiments/, ``Experiment.example``). ``validate_context`` refuses a context
+that lacks a key, naming each missing key by its path. ``METRIC_PATHS`` says
+where each headline metric stands in the context, ``SECTIONS`` which sections
+can show stale results, ``FIGURE_KEYS`` where the figure paths are.
+templates/README.md describes the keys in words.
 """
 
 from __future__ import annotations
@@ -12,35 +14,18 @@ from __future__ import annotations
 from typing import Any
 
 from .errors import RenderError
-from .metrics import BY_NAME
+from .experiments import REGISTRY
+from .metrics import METRICS
 
-# Where each metric of metrics.METRICS stands in the context (the first seed's value):
-# the document's mean ± std over seeds is ``ctx["seeds"][name]``, its single-seed
-# counterpart the value at this path.  final_train_loss_q5 is not in the context.
-METRIC_PATHS: dict[str, tuple] = {
-    **{f"probe_{e}": ("probes", e, "test_acc") for e in ("q1", "q4", "q5", "random_init")},
-    "final_train_loss_q1": ("training", "last", "total"),
-    "final_train_loss_q4": ("q4", "last", "total"),
-    "final_test_loss_q1": ("training", "test_last", "total"),
-    "final_test_loss_q4": ("q4", "test_last", "total"),
-    **{f"{name}_{e}": ("q2", e, key) for e in ("q1", "q4", "q5", "random_init")
-       for name, key in (("pca_knn", "pca_knn"), ("tsne_knn", "tsne_knn"),
-                         ("effective_rank", "effective_rank"))},
-    **{f"variance_top2_{e}": ("q2", e, "top2") for e in ("q1", "q4")},
-    **{f"q6_{v}": ("q6", v, "test_acc") for v in ("raw_pixels", "random_cnn", "q1",
-                                                   "random_init")},
-    **{f"same_class_{e}": ("q7", e, "same_class") for e in ("q1", "q5")},
-    **{f"auc_{e}": ("anomaly", e, "auc") for e in ("q1", "q5", "random_init")},
-    **{f"{name}_{e}": ("clustering", e, key) for e in ("q1", "q5", "random_init")
-       for name, key in (("silhouette", "silhouette"), ("ari", "ari"), ("nmi", "nmi"))},
-}
-assert set(METRIC_PATHS) <= set(BY_NAME), set(METRIC_PATHS) - set(BY_NAME)
+# Where each metric of metrics.METRICS stands in the context (the first seed's value),
+# for those the document shows: the document's mean ± std over seeds is
+# ``ctx["seeds"][name]``, its single-seed counterpart the value at this path.
+METRIC_PATHS: dict[str, tuple] = {m.name: m.context for m in METRICS if m.context is not None}
 
-# The sections of the document, as the templates name them (stale_sections).
-SECTIONS = ("training", "probe", "q2", "q4", "q5", "q6", "q7", "anomaly", "clustering",
-            "claims")
+# The sections of the document, as the templates name them (stale_sections): the
+# experiments' and the claims.
+SECTIONS = (*(e.section for e in REGISTRY), "claims")
 
-_TERMS = {"invariance": None, "variance": None, "covariance": None, "total": None}
 _COMPARISON = {k: None for k in ("a", "b", "diff", "low", "high", "verdict", "method",
                                  "resamples", "kind", "word")}
 # The shape of the context the templates read: a key maps to its sub-keys, or
@@ -56,65 +41,8 @@ CONTEXT_SCHEMA: dict[str, Any] = {
         "wall_time": {"train_s": None, "probe_s": None, "experiments_s": None, "total_s": None},
         "seeds": {"n": None, "first": None, "several": None, "ids": None},
     },
-    "training": {"figure": None, "steps": None, "epochs": None, "steps_per_epoch": None,
-                 "test_batches": None, "batch_size": None, "first": _TERMS,
-                 "last": _TERMS, "test_first": _TERMS, "test_last": _TERMS},
-    "probe": {
-        "trained": {"test_acc": None, "train_acc": None, "standardized": None},
-        "random_init": {"test_acc": None, "train_acc": None, "standardized": None},
-        "original": {"test_acc": None},
-        "course_threshold": None,
-        "settings": {k: None for k in ("epochs", "lr", "batch_size", "train_images",
-                                       "test_images")},
-    },
-    "probes": {
-        "classes": None, "groups": {"vehicles": None, "animals": None}, "group_of": None,
-        **{enc: {k: None for k in ("test_acc", "train_acc", "standardized", "feature_std",
-                                   "per_class", "vehicles", "animals")}
-           for enc in ("q1", "q4", "q5", "random_init")},
-    },
-    "q2": {
-        "figure": None, "points": None, "knn_k": None, "knn_folds": None, "tsne_method": None,
-        "perplexity": None,
-        **{enc: {k: None for k in ("pca_knn", "tsne_knn", "pca_silhouette", "tsne_silhouette",
-                                   "pca_ratio", "tsne_vehicles", "tsne_animals",
-                                   "effective_rank", "top1", "top2", "top10", "dimensions")}
-           for enc in ("q1", "q4", "q5", "random_init")},
-    },
-    "q4": {"figure_maps": None, "figure_spectra": None, "figure_curves": None, "probe": None,
-           "last": _TERMS},
-    "q5": {"epochs": None, "neighbours": None, "steps": None, "probe": None, "other_runs": None},
-    "q6": {
-        "figure": None, "figure_sweep": None, "images": None, "neighbors": None, "tried": None,
-        "fit_size": None, "val_size": None, "test_size": None, "chance": None,
-        **{v: {"test_acc": None, "train_acc": None, "val_acc": None, "standardized": None,
-               "components": None, "standardized_components": None, "graph_components": None,
-               "feature_dim": None}
-           for v in ("raw_pixels", "random_cnn")},
-        **{enc: {"test_acc": None, "train_acc": None, "val_acc": None, "standardized": None}
-           for enc in ("q1", "random_init")},
-    },
-    "q7": {
-        "figure_q1": None, "figure_q5": None, "dataset_grey": None, "dataset_saturation": None,
-        "grey_threshold": None,
-        **{enc: {k: None for k in ("same_class", "animal_other_animal", "animal_vehicle",
-                                   "farthest_grey", "farthest_saturation", "farthest_distinct",
-                                   "k", "mixing_k")}
-           for enc in ("q1", "q5")},
-    },
-    "anomaly": {
-        "figure_roc": None, "figure_top": None, "k": None, "top": None, "wide_top": None,
-        **{enc: {"auc": None, "top_normal": None, "top_anomalies": None,
-                 "top_digits": [{"digit": None, "count": None}], "wide_normal": None,
-                 "wide_digits": [{"digit": None, "count": None}], "leading_digit": None,
-                 "leading_count": None}
-           for enc in ("q1", "q5", "random_init")},
-    },
-    "clustering": {
-        "figure": None, "clusters": None,
-        **{enc: {k: None for k in ("silhouette", "ari", "nmi", "sample", "dimensions")}
-           for enc in ("q1", "q5", "random_init")},
-    },
+    # each experiment's part, in the registry's order
+    **{key: part for e in REGISTRY for key, part in e.schema().items()},
     "original": {k: None for k in ("q3_probe_acc", "q4_probe_acc", "q5_probe_acc",
                                    "q6_probe_acc_raw_pixels", "anomaly_auc_q1", "anomaly_auc_q5",
                                    "silhouette_q1", "silhouette_q5")},
@@ -139,13 +67,8 @@ CONTEXT_SCHEMA: dict[str, Any] = {
 }
 
 # Every figure the document shows: a path (relative to the markdown file) in the context.
-FIGURE_KEYS: tuple[tuple[str, str], ...] = (
-    ("training", "figure"), ("q2", "figure"), ("q4", "figure_maps"),
-    ("q4", "figure_spectra"), ("q4", "figure_curves"), ("q6", "figure"),
-    ("q6", "figure_sweep"),
-    ("q7", "figure_q1"), ("q7", "figure_q5"), ("anomaly", "figure_roc"),
-    ("anomaly", "figure_top"), ("clustering", "figure"),
-)
+FIGURE_KEYS: tuple[tuple[str, str], ...] = tuple((e.section, key) for e in REGISTRY
+                                                 for key in e.figures)
 
 
 def missing_keys(context: dict, schema: dict | None = None, prefix: str = "") -> list[str]:

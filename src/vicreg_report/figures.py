@@ -1,4 +1,8 @@
-"""Figures: matplotlib, one consistent style, readable in print."""
+"""Figures: matplotlib, one consistent style, readable in print.
+
+The plots; which results each experiment plots, and where, is in its module
+(experiments/, ``draw``).
+"""
 
 from __future__ import annotations
 
@@ -242,62 +246,3 @@ def clusters_and_classes(panels: dict[str, tuple[np.ndarray, np.ndarray, np.ndar
                 bare(ax)
         class_legend(fig, classes)
         return save_figure(fig, path)
-
-
-def study_figures(run, study) -> dict[str, Path]:
-    """Every figure of the document, from the study's results and arrays."""
-    from .anomaly import mnist_to_cifar_format
-    from .data import study_subsets
-
-    d = study.data
-    out = run.report_dir / "figures"
-    train_idx, test_idx = study_subsets(run.profile, d)
-    classes, test_y = d.classes, d.test_y[test_idx]
-    arrays, results = study.arrays, study.results
-
-    def map_panels(enc):
-        a = arrays[f"embedding2d:{enc}"]
-        labels = test_y[a["index"]]
-        return [(a["pca"], labels, f"{ENCODER_LABELS[enc]}: PCA"),
-                (a["tsne"], labels, f"{ENCODER_LABELS[enc]}: t-SNE")]
-
-    paths = {"training_curves": training_curves(study.trained["q1"].history,
-                                                out / "training_curves.png")}
-    paths["q2_maps"] = maps_side_by_side(map_panels("q1"), classes, out / "q2_pca_tsne.png")
-    paths["q4_maps"] = maps_side_by_side(map_panels("q4"), classes, out / "q4_pca_tsne.png")
-    paths["q4_curves"] = training_curves(study.trained["q4"].history, out / "q4_training_curves.png")
-    paths["spectra"] = pca_spectra({enc: arrays[f"embedding2d:{enc}"]["spectrum"]
-                                    for enc in ("q1", "q4", "q5", "random_init")},
-                                   out / "pca_spectra.png")
-    lap = [(arrays[f"laplacian:{v}"]["tsne"], arrays[f"laplacian:{v}"]["labels"], title)
-           for v, title in (("raw_pixels", "Laplacian Eigenmaps, raw pixels"),
-                            ("random_cnn", "Laplacian Eigenmaps, random CNN"),
-                            ("q1", "Q1 VICReg representations"))]
-    paths["q6_maps"] = maps_side_by_side(lap, classes, out / "q6_laplacian_tsne.png")
-    paths["q6_sweep"] = eigenvector_sweep(
-        {v: results[f"laplacian:{v}"].result for v in ("raw_pixels", "random_cnn")},
-        1 / len(classes), out / "q6_eigenvectors.png")
-    for enc in ("q1", "q5"):
-        r = results[f"retrieval:{enc}"].result.retrieval
-        paths[f"retrieval_{enc}"] = retrieval_grid(
-            d.train_x[train_idx], d.train_y[train_idx], classes, r.queries, r.nearest,
-            r.farthest, f"{ENCODER_LABELS[enc]}: retrieval", out / f"q7_retrieval_{enc}.png")
-    curves = {enc: (results[f"anomaly:{enc}"].result.fpr, results[f"anomaly:{enc}"].result.tpr,
-                    results[f"anomaly:{enc}"].result.auc) for enc in ("q1", "q5", "random_init")}
-    paths["roc"] = roc_curves(curves, out / "anomaly_roc.png")
-    pool = np.concatenate([d.test_x[test_idx], mnist_to_cifar_format(d.mnist_x)])
-    n_test = len(test_idx)
-    rows = {}
-    for enc in ("q1", "q5"):
-        a = results[f"anomaly:{enc}"].result
-        rows[enc] = [(pool[i], classes[test_y[i]] if i < n_test else f"MNIST {d.mnist_y[i - n_test]}")
-                     for i in a.top_indices]
-    paths["top_anomalies"] = top_anomalies(rows, out / "anomaly_top.png")
-    panels = {}
-    for enc in ("q1", "q5"):
-        a, r = arrays[f"clustering:{enc}"], results[f"clustering:{enc}"].result
-        sample = a["sample"]
-        panels[enc] = (a["tsne"], np.asarray(r.assignments)[sample],
-                       d.train_y[train_idx][sample], a["centres"])
-    paths["clusters"] = clusters_and_classes(panels, classes, out / "clustering_tsne.png")
-    return paths

@@ -2,60 +2,26 @@
 
 Verify, the multi-seed evidence and the document's mean ± std all use this one
 list, so a metric has one name and one source everywhere: the result file
-(``<stem>.json`` in a results folder) and the field inside its ``data``.
+(``<stem>.json`` in a results folder) and the field inside its ``data``. Each
+experiment declares its own (``Experiment.metrics``).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import VicregError
+from .experiments import REGISTRY, Metric
 from .results import load_document
 
-
-@dataclass(frozen=True)
-class Metric:
-    name: str
-    stem: str             # result file, without .json
-    field: tuple          # path inside the file's "data"; -1 picks a list's last item
-    kind: str             # how it is written and how its tolerance floor is chosen
-
-    def read(self, doc: dict) -> float:
-        value = doc["data"]
-        for part in self.field:
-            value = value[part]
-        return float(value)
+__all__ = ["Metric", "METRICS", "BY_NAME", "read_metrics", "mean_std", "across_seeds"]
 
 
-def _each(prefix: str, stem: str, field: tuple, kind: str, encoders: tuple) -> list[Metric]:
-    return [Metric(f"{prefix}_{e}", f"{stem}.{e}", field, kind) for e in encoders]
-
-
-ALL = ("q1", "q4", "q5", "random_init")
-EVAL = ("q1", "q5", "random_init")
-
-METRICS: tuple[Metric, ...] = (
-    *_each("probe", "probe", ("test_acc",), "percent", ALL),
-    *_each("final_train_loss", "train", ("history", "train_epochs", "total", -1), "loss",
-           ("q1", "q4", "q5")),
-    *_each("final_test_loss", "train", ("history", "test", "total", -1), "loss", ("q1", "q4")),
-    *_each("pca_knn", "embedding2d", ("pca_knn_accuracy",), "percent", ALL),
-    *_each("tsne_knn", "embedding2d", ("tsne_knn_accuracy",), "percent", ALL),
-    *_each("effective_rank", "embedding2d", ("effective_rank",), "rank", ALL),
-    *_each("variance_top2", "embedding2d", ("variance_top2",), "percent", ("q1", "q4")),
-    *_each("q6", "laplacian", ("probe", "test_acc"), "percent",
-           ("raw_pixels", "random_cnn", "q1", "random_init")),
-    *_each("probe_standardized", "probe", ("standardized_test_acc",), "percent", ALL),
-    *_each("same_class", "retrieval", ("mixing", "same_class_fraction"), "percent",
-           ("q1", "q5")),
-    *_each("auc", "anomaly", ("auc",), "auc", EVAL),
-    *_each("silhouette", "clustering", ("silhouette",), "score", EVAL),
-    *_each("ari", "clustering", ("adjusted_rand_index",), "score", EVAL),
-    *_each("nmi", "clustering", ("normalized_mutual_info",), "score", EVAL),
-)
+# Every experiment's metrics (experiments/), in the registry's order.
+METRICS: tuple[Metric, ...] = tuple(m for e in REGISTRY for m in e.metrics)
 BY_NAME = {m.name: m for m in METRICS}
+assert len(BY_NAME) == len(METRICS), "two experiments declare a metric of the same name"
 
 
 def read_metrics(results_dir: Path) -> dict[str, float]:

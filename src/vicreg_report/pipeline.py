@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from . import comparisons, experiments
 from . import data as data_mod
-from . import experiments
 from .config import ENCODERS, encoder_profile
 from .errors import VicregError
 from .model import build_model
@@ -31,6 +31,7 @@ from .results import ResultError, TrainResult, atomic_write, load_record, load_r
 from .stages import Run, cached, check_origin, check_written, in_workers, record_written, \
     run_specs, save_arrays, stage_key
 from .distributed import broadcast, is_writer, world
+from .experiments.training import REPRESENTATION_MODULES, TRAIN_MODULES
 from .training import load_checkpoint, resume_path, train_vicreg
 
 __all__ = ["Run", "Study", "run_study", "report", "prepare", "train_encoders", "for_seed"]
@@ -60,7 +61,7 @@ def _train_stage(run: Run, d, encoder: str, upstream: str = "") -> tuple[str, st
     """(stage name, key, result path) of training ``encoder``."""
     stage = f"train:{encoder}"
     key = stage_key(stage, encoder_profile(run.profile, encoder).config_hash(), d.fingerprint,
-                    upstream)
+                    upstream, modules=TRAIN_MODULES)
     return stage, key, run.results_dir / f"train.{encoder}.json"
 
 
@@ -201,7 +202,8 @@ def representations(run: Run, d, encoder: str, trained: dict[str, TrainResult]) 
 
     stage = f"representations:{encoder}"
     upstream = trained[encoder].provenance.stage_key if encoder in trained else ""
-    key = stage_key(stage, run.profile.config_hash(), d.fingerprint, upstream)
+    key = stage_key(stage, run.profile.config_hash(), d.fingerprint, upstream,
+                    modules=REPRESENTATION_MODULES)
     path = _reps_record(run, encoder)
     reps = cached(run, stage, path, key, lambda path: _load_reps(run, path))
     if reps is None:
@@ -252,7 +254,7 @@ def run_study(run: Run) -> Study:
             study.results[name] = record
         study.arrays[name] = arrays
     (study.results["comparisons"], _), = run_specs(
-        run, d, [experiments.comparisons(run, study)]).values()
+        run, d, [comparisons.spec(run, study)]).values()
     return study
 
 
@@ -311,7 +313,6 @@ def for_seed(run: Run, seed: int) -> Run:
 def report(run: Run, seeds: list[int] | None = None) -> dict[str, Path]:
     """Every stage that is missing or stale (for each seed), then the figures and the
     document: text and figures from the first seed, the summary over all of them."""
-    from .figures import study_figures
     from .metrics import across_seeds, read_metrics
     from .render import build_document
     from .report_context import build_context
@@ -323,7 +324,7 @@ def report(run: Run, seeds: list[int] | None = None) -> dict[str, Path]:
     studies = run_seeds(runs)
     per_seed = {r.profile.seed: read_metrics(r.results_dir) for r in runs}
     t = time.perf_counter()
-    figure_paths = study_figures(run, studies[0])
+    figure_paths = experiments.draw_figures(run, studies[0])
     run.timed("figures", time.perf_counter() - t)
     t = time.perf_counter()
     context = build_context(run, studies[0], figure_paths, seeds=across_seeds(per_seed),

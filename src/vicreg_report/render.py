@@ -1,6 +1,7 @@
 """Context dict -> the document in every language: markdown/Quarto sources, HTML, PDF.
 
-``render_markdown`` fills the structure template (templates/report.md.j2) with the
+``render_markdown`` fills the structure template (templates/report.md.j2, which
+includes each experiment's section, templates/sections/<section>.md.j2) with the
 context and one language's catalogue (templates/lang/<lang>.toml, see
 :mod:`vicreg_report.catalogue`).  ``build_document`` writes a self-contained
 document project into a folder: the Quarto project files from ``report/``, one

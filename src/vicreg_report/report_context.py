@@ -1,9 +1,12 @@
 """Results -> the one context dict that the report template reads, in every language.
 
 Every number here is read from a result object of this run (or from
-original.json for the original write-up); the templates only format them.  The
-shape of the context is described beside this module, in context_schema.py; the
-words (the title included) are in the catalogues, templates/lang/<lang>.toml.
+original.json for the original write-up); the templates only format them.  Each
+experiment builds its own part (experiments/, ``Experiment.build``); this module
+adds the parts of the document around them: the setup, the seeds, stale
+results, the comparisons and claims, the summary and the provenance.  The shape
+of the context is described beside this module, in context_schema.py; the words
+(the title included) are in the catalogues, templates/lang/<lang>.toml.
 """
 
 from __future__ import annotations
@@ -12,24 +15,14 @@ import os
 import re
 from datetime import datetime, timezone
 
-import numpy as np
-
 from .claims import evaluate_claims
 from .comparisons import comparison_kind
-from .config import ANIMALS, VEHICLES
 from .context_schema import METRIC_PATHS, SECTIONS
-from .losses import TERM_NAMES
+from .experiments import REGISTRY
 from .original import original
 from .results import git_commit
 from .uncertainty import LEVEL, RESAMPLES, SLOW_RESAMPLES, across_seeds
 
-# Which sections show the results of a kind of stage.
-STAGE_SECTIONS: dict[str, tuple[str, ...]] = {
-    "train": ("training", "probe"), "representations": ("training", "probe"),
-    "probe": ("training", "probe"), "embedding2d": ("q2", "q4"), "laplacian": ("q6",),
-    "retrieval": ("q7",), "anomaly": ("anomaly",), "clustering": ("clustering",),
-    "comparisons": ("claims",),
-}
 # Provenance fields listed in the appendix: once if every result has the same value,
 # as a column otherwise.
 PROVENANCE_FIELDS = ("commit", "profile", "seed", "config_hash", "data_source",
@@ -38,39 +31,21 @@ PROVENANCE_FIELDS = ("commit", "profile", "seed", "config_hash", "data_source",
 _STALE_WHY = re.compile(r"inputs changed \(key (?P<old>[0-9a-f]+|-) -> (?P<new>[0-9a-f]+)\)")
 
 
-def _terms(history: dict[str, list[float]], index: int) -> dict[str, float]:
-    return {k: history[k][index] for k in TERM_NAMES}
-
-
-def _group_mean(values: list[float], classes: list[str], group: tuple[str, ...]) -> float:
-    return float(np.mean([v for v, c in zip(values, classes) if c in group]))
-
-
 def build_context(run, study, figures: dict, seeds: dict | None = None,
                   stale: list | None = None, seed_ids: list[int] | None = None,
                   seed_comparisons: list[dict] | None = None) -> dict:
-    """``seeds``: metrics.across_seeds over the seeds shown (None: this run's one seed);
+    """``figures``: (section, context key) -> path of each figure (experiments.draw_figures);
+    ``seeds``: metrics.across_seeds over the seeds shown (None: this run's one seed);
     ``stale``: (stage, why) of saved results used although their inputs changed;
     ``seed_ids``: the seeds shown, the first one first (None: this run's seed);
     ``seed_comparisons``: each seed's comparisons (name -> Comparison), the first seed's
     first (None: this run's)."""
-    rel = lambda name: os.path.relpath(figures[name], run.report_dir)  # noqa: E731
-    res = {stage: record.result for stage, record in study.results.items()}
-    ctx = {
-        "meta": _meta(run),
-        "setup": _setup(run, study),
-        "training": _training(run, study, rel),
-        "probe": _probe(study),
-        "probes": _probes(study),
-        "q2": _maps(res, rel),
-        "q4": _collapse(study, res, rel),
-        "q5": _q5(run, study),
-        "q6": _laplacian(run, res, rel),
-        "q7": _retrieval(res, rel),
-        "anomaly": _anomaly(res, rel, run.profile),
-        "clustering": _clustering(res, rel),
-        "original": original()["reported"],
-    }
+    ctx = {"meta": _meta(run), "setup": _setup(run, study)}
+    for e in REGISTRY:
+        ctx.update(e.build(run, study))
+        ctx[e.section].update({key: os.path.relpath(figures[(e.section, key)], run.report_dir)
+                               for key in e.figures})
+    ctx["original"] = original()["reported"]
     ctx["seeds"] = dict(seeds) if seeds else single_seed(ctx)
     ids = list(seed_ids) if seed_ids else [run.profile.seed]
     ctx["setup"]["seeds"] = seed_summary(ctx["seeds"], run.profile.seed, ids)
@@ -160,18 +135,16 @@ def stale_entries(stale) -> list[dict]:
 
 
 def stale_sections(stale: list[dict]) -> dict[str, list[dict]]:
-    """Section -> the stale stages ({"stage", "seed"}) whose results it shows
-    (STAGE_SECTIONS; the Q4 and Q5 sections also take the training, representations
-    and probe of their encoder)."""
-    out: dict[str, list[dict]] = {s: [] for s in SECTIONS}
-    for item in stale:
-        kind, _, encoder = item["stage"].partition(":")
-        targets = list(STAGE_SECTIONS.get(kind, ()))
-        if kind in ("train", "representations", "probe") and encoder in ("q4", "q5"):
-            targets.append(encoder)
-        shown = {"stage": item["stage"], "seed": item["seed"]}
-        for section in targets:
-            if shown not in out[section]:
+    """Section -> the stale stages ({"stage", "seed"}) whose results it shows (each
+    experiment's ``shows``; the claims show the comparisons)."""
+    shows = {e.section: e.shows_stage for e in REGISTRY}
+    shows["claims"] = lambda stage: stage.partition(":")[0] == "comparisons"
+    out: dict[str, list[dict]] = {}
+    for section in SECTIONS:
+        out[section] = []
+        for item in stale:
+            shown = {"stage": item["stage"], "seed": item["seed"]}
+            if shows[section](item["stage"]) and shown not in out[section]:
                 out[section].append(shown)
     return out
 
@@ -253,158 +226,11 @@ def _setup(run, study) -> dict:
     }
 
 
-def _training(run, study, rel) -> dict:
-    h = study.trained["q1"].history
-    return {"figure": rel("training_curves"), "steps": len(h.train["total"]),
-            "epochs": len(h.test["total"]), "steps_per_epoch": h.steps_per_epoch,
-            "test_batches": len(h.test_batches["total"][0]),
-            "batch_size": run.profile.batch_size,
-            "first": _terms(h.train_epochs, 0), "last": _terms(h.train_epochs, -1),
-            "test_first": _terms(h.test, 0), "test_last": _terms(h.test, -1)}
-
-
-def _probe(study) -> dict:
-    ref = original()
-    q1, rnd = study.probes["q1"].result, study.probes["random_init"].result
-    return {"trained": {"test_acc": q1.test_acc, "train_acc": q1.train_acc,
-                        "standardized": q1.standardized_test_acc},
-            "random_init": {"test_acc": rnd.test_acc, "train_acc": rnd.train_acc,
-                            "standardized": rnd.standardized_test_acc},
-            "original": {"test_acc": ref["reported"]["q3_probe_acc"]},
-            "course_threshold": ref["course_threshold_probe_acc"],
-            "settings": {k: q1.settings[k] for k in
-                         ("epochs", "lr", "batch_size", "train_images", "test_images")}}
-
-
-def _probes(study) -> dict:
-    classes = study.data.classes
-    out = {"classes": list(classes),
-           "groups": {"vehicles": [c for c in classes if c in VEHICLES],
-                      "animals": [c for c in classes if c in ANIMALS]},
-           "group_of": {c: "vehicles" if c in VEHICLES else "animals"
-                        for c in classes if c in VEHICLES or c in ANIMALS}}
-    for enc, record in study.probes.items():
-        r = record.result
-        out[enc] = {"test_acc": r.test_acc, "train_acc": r.train_acc,
-                    "standardized": r.standardized_test_acc, "feature_std": r.feature_std,
-                    "per_class": list(r.per_class_test_acc),
-                    "vehicles": _group_mean(r.per_class_test_acc, classes, VEHICLES),
-                    "animals": _group_mean(r.per_class_test_acc, classes, ANIMALS)}
-    return out
-
-
-def _map_values(e) -> dict:
-    return {"pca_knn": e.pca_knn_accuracy, "tsne_knn": e.tsne_knn_accuracy,
-            "pca_silhouette": e.pca_silhouette, "tsne_silhouette": e.tsne_silhouette,
-            "pca_ratio": e.pca_explained_ratio[:2],
-            "tsne_vehicles": e.tsne_group_knn_recall["vehicles"],
-            "tsne_animals": e.tsne_group_knn_recall["animals"],
-            "pca_vehicles": e.pca_group_knn_recall["vehicles"],
-            "pca_animals": e.pca_group_knn_recall["animals"],
-            "effective_rank": e.effective_rank, "top1": e.variance_top1,
-            "top2": e.variance_top2, "top10": e.variance_top10, "dimensions": e.dimensions}
-
-
-def _maps(res, rel) -> dict:
-    q1 = res["embedding2d:q1"]
-    return {"figure": rel("q2_maps"), "points": q1.n_points, "knn_k": q1.knn_k,
-            "knn_folds": q1.knn_folds, "tsne_method": q1.tsne_method,
-            "perplexity": q1.tsne_settings["perplexity"],
-            **{enc: _map_values(res[f"embedding2d:{enc}"])
-               for enc in ("q1", "q4", "q5", "random_init")}}
-
-
-def _collapse(study, res, rel) -> dict:
-    h = study.trained["q4"].history
-    return {"figure_maps": rel("q4_maps"), "figure_spectra": rel("spectra"),
-            "figure_curves": rel("q4_curves"),
-            "probe": study.probes["q4"].result.test_acc,
-            "last": _terms(h.train_epochs, -1), "test_last": _terms(h.test, -1)}
-
-
-def _q5(run, study) -> dict:
-    p = run.profile
-    return {"epochs": p.q5_epochs, "neighbours": p.q5_neighbours,
-            "steps": len(study.trained["q5"].history.train["total"]),
-            "probe": study.probes["q5"].result.test_acc,
-            "other_runs": original()["other_runs"]["q5_probe_acc_1_epoch"]}
-
-
-def _split_probes(r) -> dict:
-    return {"test_acc": r.probe.test_acc, "train_acc": r.probe.train_acc,
-            "val_acc": r.probe.val_acc, "standardized": r.standardized_probe.test_acc}
-
-
-def _laplacian(run, res, rel) -> dict:
-    raw = res["laplacian:raw_pixels"]
-    return {
-        "figure": rel("q6_maps"), "figure_sweep": rel("q6_sweep"), "images": raw.n_images,
-        "neighbors": raw.n_neighbors, "tried": raw.components_tried,
-        "fit_size": raw.split_sizes["fit"], "val_size": raw.split_sizes["val"],
-        "test_size": raw.split_sizes["test"], "chance": 1.0 / len(raw.test_class_counts),
-        **{v: {**_split_probes(res[f"laplacian:{v}"]),
-               "components": res[f"laplacian:{v}"].n_components,
-               "standardized_components": res[f"laplacian:{v}"].standardized_components,
-               "graph_components": res[f"laplacian:{v}"].graph_components,
-               "feature_dim": res[f"laplacian:{v}"].feature_dim}
-           for v in ("raw_pixels", "random_cnn")},
-        "q1": _split_probes(res["laplacian:q1"]),
-        "random_init": _split_probes(res["laplacian:random_init"]),
-    }
-
-
-def _retrieval(res, rel) -> dict:
-    out = {"figure_q1": rel("retrieval_q1"), "figure_q5": rel("retrieval_q5")}
-    for enc in ("q1", "q5"):
-        s = res[f"retrieval:{enc}"]
-        out[enc] = {"same_class": s.mixing.same_class_fraction,
-                    "animal_other_animal": s.mixing.animal_other_animal_fraction,
-                    "animal_vehicle": s.mixing.animal_vehicle_fraction,
-                    "farthest_grey": s.colour.farthest_grey_fraction,
-                    "farthest_saturation": s.colour.farthest_mean_saturation,
-                    "farthest_distinct": s.colour.farthest_distinct,
-                    "k": len(s.retrieval.nearest[0]), "mixing_k": s.mixing.neighbours_per_query}
-    colour = res["retrieval:q1"].colour
-    out["dataset_grey"] = colour.dataset_grey_fraction
-    out["dataset_saturation"] = colour.dataset_mean_saturation
-    out["grey_threshold"] = colour.grey_threshold
-    return out
-
-
-def _anomaly(res, rel, p) -> dict:
-    out = {"figure_roc": rel("roc"), "figure_top": rel("top_anomalies"), "k": p.anomaly_k,
-           "top": p.anomaly_top}
-    for enc in ("q1", "q5", "random_init"):
-        a = res[f"anomaly:{enc}"]
-        out["wide_top"] = a.wide_top
-        digits = sorted(a.top_label_counts.items(), key=lambda kv: (-kv[1], kv[0]))
-        wide = sorted(a.wide_top_label_counts.items(), key=lambda kv: (-kv[1], kv[0]))
-        out[enc] = {"auc": a.auc, "top_normal": a.top_normal_count,
-                    "top_anomalies": a.top - a.top_normal_count,
-                    "top_digits": [{"digit": k, "count": v} for k, v in digits if v],
-                    "wide_normal": a.wide_top_normal_count,
-                    "wide_digits": [{"digit": k, "count": v} for k, v in wide if v],
-                    "wide_digit_counts": dict(a.wide_top_label_counts),
-                    "leading_digit": wide[0][0], "leading_count": wide[0][1]}
-    return out
-
-
-def _clustering(res, rel) -> dict:
-    out = {"figure": rel("clusters")}
-    for enc in ("q1", "q5", "random_init"):
-        c = res[f"clustering:{enc}"]
-        out[enc] = {"silhouette": c.silhouette, "ari": c.adjusted_rand_index,
-                    "nmi": c.normalized_mutual_info, "sample": c.silhouette_sample_size,
-                    "dimensions": c.dimensions}
-        out["clusters"] = c.n_clusters
-    return out
-
-
 def summary_rows(ctx: dict, verdicts: dict[str, dict]) -> list[dict]:
-    """One row per headline number: this run, the untrained control, the original write-up,
-    and ``versus``: the verdict of this run against the control (``verdicts``: over the
-    seeds where there are several; None where there is no control)."""
-    o, pr, an, cl, q6 = ctx["original"], ctx["probes"], ctx["anomaly"], ctx["clustering"], ctx["q6"]
+    """One row per headline number (each experiment's ``summary``): this run, the
+    untrained control, the original write-up, and ``versus``: the verdict of this run
+    against the control (``verdicts``: over the seeds where there are several; None
+    where there is no control)."""
     seeds = ctx["seeds"]
 
     def row(key, kind, this, control, orig, this_metric, control_metric=None, versus=None):
@@ -414,25 +240,4 @@ def summary_rows(ctx: dict, verdicts: dict[str, dict]) -> list[dict]:
                 "control_seeds": seeds[control_metric] if control_metric else None,
                 "versus": verdicts[versus]["word"] if versus else None}
 
-    return [
-        row("q3_probe", "percent", pr["q1"]["test_acc"], pr["random_init"]["test_acc"],
-            o["q3_probe_acc"], "probe_q1", "probe_random_init", "probe_q1_vs_random_init"),
-        row("q4_probe", "percent", pr["q4"]["test_acc"], pr["random_init"]["test_acc"],
-            o["q4_probe_acc"], "probe_q4", "probe_random_init", "probe_q4_vs_random_init"),
-        row("q5_probe", "percent", pr["q5"]["test_acc"], pr["random_init"]["test_acc"],
-            o["q5_probe_acc"], "probe_q5", "probe_random_init", "probe_q5_vs_random_init"),
-        row("q6_probe_raw", "percent", q6["raw_pixels"]["test_acc"], None,
-            o["q6_probe_acc_raw_pixels"], "q6_raw_pixels"),
-        row("q6_probe_cnn", "percent", q6["random_cnn"]["test_acc"], None, None,
-            "q6_random_cnn"),
-        row("auc_q1", "auc", an["q1"]["auc"], an["random_init"]["auc"], o["anomaly_auc_q1"],
-            "auc_q1", "auc_random_init", "auc_q1_vs_random_init"),
-        row("auc_q5", "auc", an["q5"]["auc"], an["random_init"]["auc"], o["anomaly_auc_q5"],
-            "auc_q5", "auc_random_init", "auc_q5_vs_random_init"),
-        row("silhouette_q1", "score", cl["q1"]["silhouette"], cl["random_init"]["silhouette"],
-            o["silhouette_q1"], "silhouette_q1", "silhouette_random_init",
-            "silhouette_q1_vs_random_init"),
-        row("silhouette_q5", "score", cl["q5"]["silhouette"], cl["random_init"]["silhouette"],
-            o["silhouette_q5"], "silhouette_q5", "silhouette_random_init",
-            "silhouette_q5_vs_random_init"),
-    ]
+    return [r for e in REGISTRY if e.summary is not None for r in e.summary(ctx, row)]

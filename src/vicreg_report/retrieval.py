@@ -14,6 +14,8 @@ from .neighbours import farthest, knn
 # An image whose mean saturation is below this counts as near-grey: 2.7% of the CIFAR-10
 # train images (JPEG copy; 1.5% are below 0.02, i.e. black and white), data set mean 0.28.
 GREY_SATURATION = 0.05
+# The nearest train images of every train image whose classes the mixing counts.
+MIXING_K = 5
 
 
 def pick_queries(labels: np.ndarray, seed: int) -> np.ndarray:

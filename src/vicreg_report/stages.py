@@ -1,8 +1,9 @@
 """The stage engine: each result is computed once, saved with its key, reused while the key holds.
 
 A stage's key hashes its name, the configuration it reads, the data
-fingerprint, the keys of the stages it reads and the source of the modules it
-runs. A different key means the saved result is stale. Library versions are
+fingerprint, the keys of the stages it reads and the source of the code it
+runs (the project modules its experiment names, and the function that declares
+it: see experiments/). A different key means the saved result is stale. Library versions are
 not part of the key: they are recorded in every result's provenance, so that a
 result computed elsewhere (torch 2.11 on a GPU machine, say) is the same result
 here as long as code, configuration and data are the same.
@@ -16,6 +17,7 @@ many stages run at once.
 from __future__ import annotations
 
 import hashlib
+import inspect
 import io
 import json
 import multiprocessing
@@ -43,18 +45,6 @@ PACKAGE_DIR = Path(__file__).parent
 # that depend on the thread count; parallelism comes from stages side by side.
 STAGE_THREADS = 2
 
-# Which of the project's modules each stage runs (besides config and results).
-STAGE_MODULES = {
-    "train": ("training", "model", "losses", "augment", "data"),
-    "representations": ("representations", "model", "augment", "anomaly"),
-    "probe": ("probe",),
-    "embedding2d": ("embedding2d", "probe"),
-    "laplacian": ("laplacian", "probe"),
-    "retrieval": ("retrieval", "neighbours"),
-    "anomaly": ("anomaly", "neighbours"),
-    "clustering": ("clustering", "embedding2d"),
-    "comparisons": ("comparisons", "uncertainty", "embedding2d", "losses", "original.json"),
-}
 
 
 # ---------------------------------------------------------------- keys
@@ -66,12 +56,26 @@ def module_hash(name: str) -> str:
                           .read_bytes()).hexdigest()
 
 
+@lru_cache(maxsize=None)
+def source_hash(func: Callable) -> str:
+    """The sha256 of a function's source."""
+    return hashlib.sha256(inspect.getsource(func).encode()).hexdigest()
+
+
+def code_hash(code) -> str:
+    """The hash of a module of the package (by name) or of a function."""
+    return source_hash(code) if callable(code) else module_hash(code)
+
+
 def stage_key(stage: str, config_hash: str, data_fingerprint: str, *inputs: str,
-              extra: str = "") -> str:
-    """The content hash that decides whether ``stage``'s saved result is fresh."""
-    kind = stage.split(":")[0]
+              modules: tuple = (), extra: str = "") -> str:
+    """The content hash that decides whether ``stage``'s saved result is fresh.
+
+    ``modules``: the code the stage runs besides config: modules of the package by
+    name, and functions (their source).
+    """
     parts = [stage, config_hash, data_fingerprint, extra, *inputs,
-             *(module_hash(m) for m in ("config", *STAGE_MODULES.get(kind, ())))]
+             *(code_hash(m) for m in ("config", *modules))]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:20]
 
 
@@ -309,7 +313,7 @@ class Spec:
 
     ``compute() -> result``, or ``(result, arrays)`` when ``arrays``; ``inputs``: the
     keys of the stages it reads; ``settings``: the profile fields that enter its key
-    (None: the whole configuration).
+    (None: the whole configuration); ``modules``: the code it runs (``stage_key``).
     """
 
     name: str
@@ -318,11 +322,12 @@ class Spec:
     inputs: tuple[str, ...] = ()
     arrays: bool = False
     settings: tuple[str, ...] | None = None
+    modules: tuple = ()
 
     def key(self, profile: Profile, fingerprint: str) -> str:
         config = profile.config_hash() if self.settings is None else \
             repr({name: getattr(profile, name) for name in self.settings})
-        return stage_key(self.name, config, fingerprint, *self.inputs)
+        return stage_key(self.name, config, fingerprint, *self.inputs, modules=self.modules)
 
     def paths(self, results_dir: Path) -> tuple[Path, Path]:
         stem = self.name.replace(":", ".")

@@ -5,9 +5,11 @@ of :mod:`vicreg_report.formatting` and the text filters of
 :mod:`vicreg_report.escaping` as filters, each recording what it writes when given a
 registry; for a language, its catalogue:
 ``msg`` (a message), ``language`` (code, dir, title), the filters ``name``,
-``class_name`` and ``listed``, and ``rule`` (a table's separator line, aligned for the
-direction).  Template comments are written ``{## ... ##}``, because ``{#`` opens
-pandoc attributes (``{#sec-setup}``).  An error names the template and its line.
+``class_name`` and ``listed``, ``rule`` (a table's separator line, aligned for the
+direction) and ``sections`` (the experiments' sections, in the registry's order: the
+structure includes sections/<section>.md.j2 for each).  Template comments are written
+``{## ... ##}``, because ``{#`` opens pandoc attributes (``{#sec-setup}``).  An error
+names the template and its line.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from .binding import NumberRegistry, bind, bound_length, recording
 from .catalogue import Catalogue
 from .errors import RenderError
 from .escaping import TEXT_FILTERS
+from .experiments import sections
 from .formatting import FILTERS, PLAIN, TESTS
 
 INDEX_TAG = "index"   # numbers.json's "lang" of what the landing page writes
@@ -78,7 +81,7 @@ def _language_helpers(catalogue: Catalogue, filters: dict) -> tuple[dict, dict]:
     return ({"name": filters[catalogue.name_filter], "class_name": _strict(class_name),
              "listed": _strict(listed)},
             {"msg": _strict(catalogue.say), "language": catalogue,
-             "rule": functools.partial(rule, direction=catalogue.dir)})
+             "rule": functools.partial(rule, direction=catalogue.dir), "sections": sections()})
 
 
 def make_environment(catalogue: Catalogue | None = None, *, autoescape: bool = False,
