@@ -49,20 +49,10 @@ def snapshot(folder: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file()}
 
 
-@pytest.fixture(scope="module")
-def smoke(tmp_path_factory) -> Path:
-    """A finished smoke study: its build folder."""
-    build = tmp_path_factory.mktemp("build")
-    out = cli("evaluate", "--profile", "smoke", build=build)
-    assert out.returncode == 0, out.stdout + out.stderr
-    return build
-
-
 @pytest.fixture
-def results(smoke, tmp_path) -> tuple[Path, Path]:
-    """A copy of the smoke build folder and its results folder, free to damage."""
-    build = tmp_path / "build"
-    shutil.copytree(smoke, build)
+def results(smoke_study, tmp_path) -> tuple[Path, Path]:
+    """A copy of the smoke study's build folder and its results folder, free to damage."""
+    build = smoke_study.copy(tmp_path / "build")
     return build, build / "results" / "smoke" / "seed-0"
 
 
@@ -194,8 +184,8 @@ def test_a_build_folder_that_is_a_file_is_reported_before_training(tmp_path):
     assert (tmp_path / "build").read_text() == "not a folder"
 
 
-def test_results_and_documents_get_normal_permissions(smoke):
-    folder = smoke / "results" / "smoke" / "seed-0"
+def test_results_and_documents_get_normal_permissions(smoke_study):
+    folder = smoke_study.results
     modes = {p.name: p.stat().st_mode & 0o777 for p in folder.iterdir() if p.is_file()
              and p.name != ".lock"}
     assert set(modes.values()) == {0o644}, modes

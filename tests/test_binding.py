@@ -11,8 +11,9 @@ templates with Jinja's own lexer: no number literal in an expression, no digits
 in the template text outside names and identifiers, and none in a catalogue's
 messages either.
 
-The end-to-end tests run the smoke study for two seeds, then render it again
-from saved results after a stage's code "changed" (stale results).
+The end-to-end tests take the shared smoke study (seed 0, conftest.py), run seed 1
+beside it and render both, then render seed 0 again from saved results after a
+stage's code "changed" (stale results).
 """
 
 from __future__ import annotations
@@ -328,10 +329,10 @@ def _keep(report_dir: Path, dest: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def smoke(tmp_path_factory):
-    """The smoke study for seeds 0 and 1, rendered; then seed 0 rendered from saved
-    results after the embedding2d module "changed" (stale results)."""
-    build = tmp_path_factory.mktemp("build")
+def smoke(smoke_study, tmp_path_factory):
+    """The smoke study for seeds 0 (the shared one's) and 1, rendered; then seed 0
+    rendered from saved results after the embedding2d module "changed" (stale results)."""
+    build = smoke_study.copy(tmp_path_factory.mktemp("binding") / "build")
     mp = pytest.MonkeyPatch()
     mp.setenv("VICREG_BUILD_DIR", str(build))
     try:

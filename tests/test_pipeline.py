@@ -16,13 +16,11 @@ def run_smoke(profile=SMOKE, **kw):
 
 
 @pytest.fixture(scope="module")
-def first_run(tmp_path_factory):
-    build = tmp_path_factory.mktemp("build")
-    mp = pytest.MonkeyPatch()
-    mp.setenv("VICREG_BUILD_DIR", str(build))
-    run, study = run_smoke()
-    yield build, run, study
-    mp.undo()
+def first_run(smoke_study, tmp_path_factory):
+    """The shared smoke study (which computed every stage), and a copy of its build
+    folder for this module's reruns to change."""
+    build = smoke_study.copy(tmp_path_factory.mktemp("pipeline") / "build")
+    return build, smoke_study.run, smoke_study.study
 
 
 @pytest.fixture
@@ -121,7 +119,7 @@ def test_metrics_read_from_a_saved_run_and_verify_fails_outside_tolerance(same_b
     assert failed == ["auc_q1"]
 
 
-def test_stages_side_by_side_give_the_same_results_as_in_turn(first_run, tmp_path,
+def test_stages_side_by_side_give_the_same_results_as_in_turn(smoke_study, tmp_path,
                                                                monkeypatch):
     """Probes and experiments in two worker processes: every result file (data and
     arrays; provenance and timings aside) equals the one computed in turn."""
@@ -129,13 +127,13 @@ def test_stages_side_by_side_give_the_same_results_as_in_turn(first_run, tmp_pat
     from vicreg_report.probe import ProbeResult
     from vicreg_report.results import load_record
 
-    _, serial, _ = first_run
-    assert serial.worker_count == 1
+    assert smoke_study.run.worker_count == 1
     monkeypatch.setenv("VICREG_BUILD_DIR", str(tmp_path / "side-by-side"))
     run, study = run_smoke(workers=2)
     assert statuses(run)["clustering:q1"] == "recomputed"
-    same = bit_identity(serial.results_dir, run.results_dir)
+    assert run.results_dir != smoke_study.results
+    same = bit_identity(smoke_study.results, run.results_dir)
     assert same["identical"], same["differing"]
     assert same["files_compared"] >= 30
-    saved = load_record(serial.results_dir / "probe.q1.json", ProbeResult).result
+    saved = load_record(smoke_study.results / "probe.q1.json", ProbeResult).result
     assert study.probes["q1"].result == saved

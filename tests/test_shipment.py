@@ -5,22 +5,15 @@ import tarfile
 
 import pytest
 
-from vicreg_report import pipeline
-from vicreg_report.config import SMOKE
 from vicreg_report.errors import VicregError
 from vicreg_report.results import content_hash
 from vicreg_report.shipment import ARCHIVE, MAX_FILE_BYTES, pack, unpack
 
 
-@pytest.fixture(scope="module")
-def smoke_results(tmp_path_factory):
-    mp = pytest.MonkeyPatch()
-    mp.setenv("VICREG_BUILD_DIR", str(tmp_path_factory.mktemp("build")))
-    run = pipeline.Run(SMOKE, show_progress=False, workers=1)
-    pipeline.run_study(run)
-    pipeline.save_timings(run)
-    yield run.results_dir
-    mp.undo()
+@pytest.fixture
+def smoke_results(smoke_study):
+    """The shared smoke study's results folder (read only: packing reads it)."""
+    return smoke_study.results
 
 
 def test_pack_leaves_checkpoints_and_representation_arrays_behind(smoke_results, tmp_path):
