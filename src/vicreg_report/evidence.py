@@ -21,6 +21,7 @@ import numpy as np
 from .errors import VicregError
 from .metrics import BY_NAME, across_seeds, read_metrics
 from .results import atomic_write
+from .stages import INDEX
 from .verify import REFERENCE_DIR
 
 MIN_SEEDS = 3
@@ -40,7 +41,11 @@ def tolerance(kind: str, mean: float, std: float) -> float:
     return max(K_STD * std, floor)
 
 
-UNTIMED = ("provenance", "timings")   # when and how long, not what was computed
+# When, how long and the hash of the file as written (which covers the provenance), not
+# what was computed.
+UNTIMED = ("provenance", "timings", "content_sha256")
+# What a run records beside its results: its stage times, the sha256 of every file.
+RUN_RECORDS = ("timings.json", INDEX)
 
 
 def _results_only(value):
@@ -69,7 +74,7 @@ def _same_file(a: Path, b: Path) -> bool:
 def bit_identity(first: Path, rerun: Path) -> dict:
     """Whether every saved result of two runs of the same seed is identical."""
     names = sorted(p.name for p in Path(first).iterdir()
-                   if p.suffix in (".json", ".npz") and p.name != "timings.json")
+                   if p.suffix in (".json", ".npz") and p.name not in RUN_RECORDS)
     missing = [n for n in names if not (Path(rerun) / n).is_file()]
     if missing:
         raise VicregError(f"The rerun in {rerun} lacks {', '.join(missing[:5])}; run the "
