@@ -92,7 +92,8 @@ def training_numerics(results_dir: Path) -> str:
     path = results_dir / "train.q1.json"
     if not path.is_file():
         return "unknown"
-    return json.loads(path.read_text())["provenance"].get("numerics", "float32")
+    doc = json.loads(path.read_text())
+    return doc["data"]["provenance"].get("numerics", "float32")   # TrainResult holds its own
 
 
 def _timings(results_dir: Path) -> dict:

@@ -134,6 +134,7 @@ def main(argv: list[str] | None = None) -> int:
         device = select_device("cpu")
         table = load_table(args.table)
         table.update(validation_per_class=VALIDATION_PER_CLASS, base=BASE,
+                     minutes_note="wall time of Q1's training; run nothing else beside it",
                      device=device_description(device), numerics=numerics(speed_for(device)),
                      commit=git_commit(), profile_fields=asdict(candidate_profile(BASE)))
         d = validation_data(prepare(args.data))
