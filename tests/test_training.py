@@ -1,3 +1,5 @@
+import math
+
 import pytest
 import torch
 
@@ -130,13 +132,43 @@ def test_training_history_equals_per_step_logging(tmp_path):
     assert result.history.train == per_step
 
 
-def test_accelerator_settings_are_cuda_only():
-    from vicreg_report.training import PLAIN, speed_for
+def test_accelerator_settings_by_device_and_cpu_flags(monkeypatch):
+    from vicreg_report import training
+    from vicreg_report.training import CPU_BF16, PLAIN, speed_for
 
-    assert speed_for(torch.device("cpu")) == PLAIN
     assert not any(vars(PLAIN).values())
     cuda = speed_for(torch.device("cuda"))      # a device name; no GPU needed
-    assert cuda.bf16 and cuda.channels_last
+    assert cuda.bf16 and cuda.channels_last and cuda.fused_adam
+    cpu = torch.device("cpu")
+    monkeypatch.setattr(training, "native_bf16", lambda: True)
+    assert speed_for(cpu) == CPU_BF16 and CPU_BF16.bf16 and not CPU_BF16.fused_adam
+    assert speed_for(cpu, cpu_bf16=False) == PLAIN          # smoke: float32 everywhere
+    monkeypatch.setattr(training, "native_bf16", lambda: False)
+    assert speed_for(cpu) == PLAIN
+
+
+def test_native_bf16_reads_the_cpu_flags():
+    from vicreg_report.training import native_bf16
+
+    assert native_bf16("processor : 0\nflags : fpu sse avx512f avx512_bf16 amx_tile\n")
+    assert native_bf16("flags\t\t: fpu amx_bf16\n")
+    assert not native_bf16("flags : fpu sse avx2 avx512f avx512bw\n")
+    assert not native_bf16("model name : no flags line\n")
+
+
+def test_learning_rate_schedules():
+    from vicreg_report.training import learning_rate
+
+    constant = SMOKE.replace(lr=0.1)
+    assert [learning_rate(constant, s, 40, 10) for s in (0, 17, 39)] == [0.1, 0.1, 0.1]
+    cosine = SMOKE.replace(lr=0.1, lr_schedule="cosine", lr_warmup_epochs=1)
+    # one epoch of 10 steps rising to the full rate, then half a turn of a cosine to zero
+    assert learning_rate(cosine, 0, 40, 10) == pytest.approx(0.01)
+    assert learning_rate(cosine, 9, 40, 10) == pytest.approx(0.1)
+    assert learning_rate(cosine, 10, 40, 10) == pytest.approx(0.1)
+    assert learning_rate(cosine, 25, 40, 10) == pytest.approx(0.05)
+    assert learning_rate(cosine, 39, 40, 10) == pytest.approx(0.1 * 0.5 * (1 + math.cos(
+        math.pi * 29 / 30)))
 
 
 def test_accelerated_path_runs_on_cpu_with_float32_loss(tmp_path):

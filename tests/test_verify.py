@@ -91,3 +91,13 @@ def test_verify_exits_non_zero_when_a_metric_fails(tmp_path, monkeypatch):
     monkeypatch.setattr(metrics, "read_metrics", lambda d: {"auc_q1": 0.905})
     assert cli.main(["verify", "--profile", "smoke", "--saved-only", "--results",
                      str(folder), "--no-progress"]) == 0
+
+
+def test_numerics_note_only_when_the_training_numerics_differ():
+    from vicreg_report.verify import numerics_note
+
+    bf16 = "encoder bf16 autocast, projector and loss float32, channels last"
+    note = numerics_note(bf16, "float32")
+    assert bf16 in note and "this run with float32" in note
+    assert numerics_note(bf16, bf16) is None
+    assert numerics_note("unknown", "float32") is None       # an older reference says nothing

@@ -129,8 +129,8 @@ def reference_batches(images: np.ndarray, order: torch.Tensor, batch_size: int,
 
 
 def batched_batches(images: np.ndarray, order: torch.Tensor, batch_size: int,
-                    device: torch.device, seed: int) -> Batches:
-    pairs = augmented_pairs(as_tensor(images, device), speed_for(device))
+                    device: torch.device, seed: int, speed: Speed) -> Batches:
+    pairs = augmented_pairs(as_tensor(images, device), speed)
     order = to_device(order, device)
     g = torch.Generator().manual_seed(seed + 1)
     for start in range(0, len(order) - batch_size + 1, batch_size):
@@ -201,13 +201,13 @@ def time_training(p: Profile, batches: Batches, device: torch.device, speed: Spe
 def measure(p: Profile, images: np.ndarray, device: torch.device, warmup: int, steps: int,
             show_progress: bool) -> dict:
     """Both pipelines on the same images in the same order, each with a fresh model."""
-    speed = speed_for(device)
+    speed = speed_for(device, p.cpu_bf16)
     workers = min(MAX_WORKERS, os.cpu_count() or 1)
     drain = workers * PREFETCH
     order = sample_order(len(images), (warmup + drain + steps) * p.batch_size, p.seed)
     runs = {   # name: (batches, batches to drain after the warm-up)
         "batched_on_device": (lambda: batched_batches(images, order, p.batch_size, device,
-                                                      p.seed), 0),
+                                                      p.seed, speed), 0),
         "reference_per_image": (lambda: reference_batches(images, order, p.batch_size, workers,
                                                           device), drain),
     }
@@ -438,7 +438,8 @@ def bench(args) -> dict:
         "python": platform.python_version(), "cpu_count": os.cpu_count(),
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "commit": git_commit(), "data": source, "batch_size": p.batch_size,
-        "warmup_steps": args.warmup, "timed_steps": args.steps, "speed": asdict(speed_for(device)),
+        "warmup_steps": args.warmup, "timed_steps": args.steps,
+        "speed": asdict(speed_for(device, p.cpu_bf16)),
         "native_bf16": native_bf16() if device.type == "cpu" else None,
         "pipelines": pipelines, "numerics": numerics,
         "numerics_note": "training step (forward, VICReg loss, backward, Adam) on the same "

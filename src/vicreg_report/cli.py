@@ -119,12 +119,14 @@ class VerifyFailed(Exception):
 
 
 def run_verify(run: pipeline.Run) -> None:
+    from .evidence import training_numerics
     from .metrics import read_metrics
     from .verify import verify
 
     if not run.saved_only:
         pipeline.run_study(run)
-    if not verify(read_metrics(run.results_dir), run.profile.name):
+    if not verify(read_metrics(run.results_dir), run.profile.name,
+                  training_numerics(run.results_dir)):
         raise VerifyFailed
 
 

@@ -89,7 +89,16 @@ def _machine(results_dir: Path) -> dict:
             "cpu_count": os.cpu_count(), "python": prov["python"], "torch": prov["torch"],
             "torchvision": prov["torchvision"], "numpy": prov["numpy"],
             "libraries": prov["libraries"], "commit": prov["commit"],
-            "created": prov["created"]}
+            "created": prov["created"], "numerics": training_numerics(results_dir)}
+
+
+def training_numerics(results_dir: Path) -> str:
+    """How Q1 was trained in ``results_dir`` (bf16 or float32), from its provenance."""
+    path = results_dir / "train.q1.json"
+    if not path.is_file():
+        return "unknown"
+    doc = json.loads(path.read_text())
+    return doc["data"]["provenance"].get("numerics", "float32")   # TrainResult holds its own
 
 
 def _timings(results_dir: Path) -> dict:
@@ -117,6 +126,7 @@ def reference_from(evidence: dict) -> dict:
     rule = (f"expected = mean over seeds {evidence['seeds']}; tolerance = max({K_STD:g} x "
             f"sample std, floor of the metric's kind {FLOORS} or {LOSS_FLOOR_REL:.0%} of a loss)")
     return {"profile": evidence["profile"], "rule": rule,
+            "numerics": evidence["machine"].get("numerics", "unknown"),
             "evidence": f"{evidence['profile']}.evidence.json",
             "metrics": {name: {"expected": m["mean"],
                                "tolerance": tolerance(BY_NAME[name].kind, m["mean"], m["std"]),

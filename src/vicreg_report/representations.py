@@ -37,7 +37,7 @@ def encode(encoder: torch.nn.Module, images: np.ndarray, device: torch.device,
     these numbers), in channels_last on a GPU.
     """
     batch_size = batch_size or BATCH_SIZE.get(device.type, BATCH_SIZE["cpu"])
-    speed = replace(speed_for(device), bf16=False)
+    speed = replace(speed_for(device, cpu_bf16=False), bf16=False)
     encoder = prepare_model(encoder, device, speed).eval()
     pixels = as_tensor(images, device)
     out = [encoder(model_input(test_transform(pixels[start:start + batch_size]), speed)).float()

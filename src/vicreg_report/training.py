@@ -73,24 +73,25 @@ CPU_BF16 = Speed(bf16=True, channels_last=True)
 CPU_BF16_FLAGS = ("avx512_bf16", "amx_bf16")
 
 
-def native_bf16() -> bool:
+def native_bf16(cpuinfo: str | None = None) -> bool:
     """Whether this CPU has bf16 arithmetic in hardware, from /proc/cpuinfo's flags."""
-    try:
-        flags = next((line.split(":", 1)[1].split() for line in
-                      Path("/proc/cpuinfo").read_text().splitlines()
-                      if line.startswith("flags")), [])
-    except OSError:
-        return False
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text()
+        except OSError:
+            return False
+    flags = next((line.split(":", 1)[1].split() for line in cpuinfo.splitlines()
+                  if line.startswith("flags")), [])
     return any(flag in flags for flag in CPU_BF16_FLAGS)
 
 
-def speed_for(device: torch.device) -> Speed:
-    """CUDA_SPEED on a CUDA GPU; CPU_BF16 on a CPU with bf16 in hardware; else the plain
-    float32 loop (a CPU without it computes in float32: slower, and its numbers differ
-    from the bf16 ones within the tolerances README states)."""
+def speed_for(device: torch.device, cpu_bf16: bool = True) -> Speed:
+    """CUDA_SPEED on a CUDA GPU; CPU_BF16 on a CPU with bf16 in hardware (unless
+    ``cpu_bf16`` is False); else the plain float32 loop (README, Profiles, says how the
+    numbers of a CPU without bf16 compare)."""
     if device.type == "cuda":
         return CUDA_SPEED
-    return CPU_BF16 if device.type == "cpu" and native_bf16() else PLAIN
+    return CPU_BF16 if cpu_bf16 and device.type == "cpu" and native_bf16() else PLAIN
 
 
 def numerics(speed: Speed) -> str:
@@ -294,11 +295,11 @@ def train_vicreg(p: Profile, data: PreparedData, checkpoint: Path, device: torch
     Pairs are two augmentations of an image, or, given ``neighbours`` (row i:
     indices of image i's nearest train images), the image and one neighbour.
     The test loss always uses two augmented views of the test images.
-    ``speed``: default ``speed_for(device)``. ``key``: the stage key; with one, the
+    ``speed``: default ``speed_for(device, p.cpu_bf16)``. ``key``: the stage key; with one, the
     state is saved after every epoch and a saved state of the same key is resumed.
     """
     started = time.perf_counter()
-    speed = speed_for(device) if speed is None else speed
+    speed = speed_for(device, p.cpu_bf16) if speed is None else speed
     epochs = p.epochs if epochs is None else epochs
     train_idx = balanced_subset(data.train_y, p.train_images)
     test_idx = balanced_subset(data.test_y, min(p.test_loss_images, p.test_images))

@@ -106,8 +106,23 @@ def references_for(profile: str) -> list[tuple[str, dict[str, dict]]]:
     return refs
 
 
-def verify(measured: dict[str, float], profile: str) -> bool:
+def numerics_note(reference: str, run: str) -> str | None:
+    """A warning when this run trained with other numerics than the committed reference
+    (e.g. float32 on a CPU without bf16 against a bf16 reference), else None."""
+    if reference in ("unknown", run):
+        return None
+    return (f"The reference was trained with {reference}; this run with {run}. The "
+            "tolerances come from the spread of the reference's seeds: a difference in the "
+            "numerics usually stays within them, but they do not promise it (README, Profiles).")
+
+
+def verify(measured: dict[str, float], profile: str, run_numerics: str = "unknown") -> bool:
     """Print one table per applicable reference; True when every gating metric passes."""
+    if own_reference_path(profile).is_file():
+        note = numerics_note(_read(own_reference_path(profile)).get("numerics", "unknown"),
+                             run_numerics)
+        if note:
+            console.print(f"[yellow]{note}")
     ok = True
     for title, reference in references_for(profile):
         checks = compare(measured, reference)
