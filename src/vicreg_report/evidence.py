@@ -126,7 +126,7 @@ def reference_from(evidence: dict) -> dict:
     rule = (f"expected = mean over seeds {evidence['seeds']}; tolerance = max({K_STD:g} x "
             f"sample std, floor of the metric's kind {FLOORS} or {LOSS_FLOOR_REL:.0%} of a loss)")
     return {"profile": evidence["profile"], "rule": rule,
-            "numerics": evidence["machine"].get("numerics", "unknown"),
+            "numerics": evidence.get("machine", {}).get("numerics", "unknown"),
             "evidence": f"{evidence['profile']}.evidence.json",
             "metrics": {name: {"expected": m["mean"],
                                "tolerance": tolerance(BY_NAME[name].kind, m["mean"], m["std"]),
