@@ -119,21 +119,23 @@ def test_metrics_read_from_a_saved_run_and_verify_fails_outside_tolerance(same_b
     assert failed == ["auc_q1"]
 
 
-def test_stages_side_by_side_give_the_same_results_as_in_turn(smoke_study, tmp_path,
-                                                               monkeypatch):
+def test_stages_side_by_side_give_the_same_results_as_in_turn(tmp_path, monkeypatch):
     """Probes and experiments in two worker processes: every result file (data and
-    arrays; provenance and timings aside) equals the one computed in turn."""
+    arrays; provenance and timings aside) equals the one computed in turn. Both runs are
+    made here, one after the other, from nothing."""
     from vicreg_report.evidence import bit_identity
     from vicreg_report.probe import ProbeResult
     from vicreg_report.results import load_record
 
-    assert smoke_study.run.worker_count == 1
-    monkeypatch.setenv("VICREG_BUILD_DIR", str(tmp_path / "side-by-side"))
-    run, study = run_smoke(workers=2)
-    assert statuses(run)["clustering:q1"] == "recomputed"
-    assert run.results_dir != smoke_study.results
-    same = bit_identity(smoke_study.results, run.results_dir)
+    runs = {}
+    for workers in (1, 2):
+        monkeypatch.setenv("VICREG_BUILD_DIR", str(tmp_path / f"workers-{workers}"))
+        runs[workers] = run_smoke(workers=workers)
+    (in_turn, _), (side_by_side, study) = runs[1], runs[2]
+    assert in_turn.worker_count == 1 and side_by_side.worker_count == 2
+    assert statuses(side_by_side)["clustering:q1"] == "recomputed"
+    same = bit_identity(in_turn.results_dir, side_by_side.results_dir)
     assert same["identical"], same["differing"]
     assert same["files_compared"] >= 30
-    saved = load_record(smoke_study.results / "probe.q1.json", ProbeResult).result
+    saved = load_record(in_turn.results_dir / "probe.q1.json", ProbeResult).result
     assert study.probes["q1"].result == saved

@@ -240,6 +240,9 @@ def _interrupt(signum, frame):
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     signal.signal(signal.SIGTERM, _interrupt)   # stop as on Ctrl-C: finished work is kept
+    # A shell starts a job put in the background with `&` with SIGINT ignored; a run
+    # stops on it wherever it runs.
+    signal.signal(signal.SIGINT, _interrupt)
     try:
         run_stage(args)
     except VicregError as exc:
