@@ -223,8 +223,10 @@ pipeline.train(run, pipeline.prepare(run), "q1")
 
 def train_in(folder: Path) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    # SIGINT as in a terminal, even where this suite runs in a background job (ignored)
     return subprocess.Popen([sys.executable, "-c", SCRIPT, str(folder)], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def stop_after_first_epoch(folder: Path, sig: int) -> None:
