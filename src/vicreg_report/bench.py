@@ -349,13 +349,14 @@ def scaling(args) -> dict:
         row["images_per_s"] = p.batch_size / row["step_s"]
         row["step_vs_first"] = row["step_s"] / rows[0]["step_s"]
     return {"profile": p.name, "device": device_description(torch.device("cpu")),
-            "batch_size": p.batch_size, "timed_steps": args.steps, "warmup_steps": args.warmup,
+            "batch_size": p.batch_size, "numerics": asdict(Speed()),
+            "timed_steps": args.steps, "warmup_steps": args.warmup,
             "torch": torch.__version__, "commit": git_commit(),
             "date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "rows": rows}
 
 
 def show_scaling(result: dict, path: Path) -> None:
-    table = Table(title=f"DDP training step, profile {result['profile']}, global batch "
+    table = Table(title=f"DDP training step (float32), profile {result['profile']}, global batch "
                         f"{result['batch_size']}, {result['device']}")
     for column in ("processes", "threads each", "s/step", "images/s", "step vs first"):
         table.add_column(column, justify="right")
