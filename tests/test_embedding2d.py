@@ -112,3 +112,11 @@ def test_bad_inputs_raise_project_errors():
         effective_rank(np.full((10, 4), np.nan))
     with pytest.raises(VicregError):
         silhouette_2d(x[:, :2], np.zeros(len(x), int))
+
+
+def test_singular_values_of_a_hand_made_matrix():
+    from vicreg_report.embedding2d import singular_values
+
+    x = np.array([[1.0, 0.0], [-1.0, 0.0], [0.0, 2.0], [0.0, -2.0]])   # centred, orthogonal
+    assert singular_values(x) == pytest.approx([np.sqrt(8), np.sqrt(2)])
+    assert singular_values(x + 5.0) == pytest.approx([np.sqrt(8), np.sqrt(2)])  # centred first

@@ -103,3 +103,27 @@ def test_resamples_that_lose_a_class_are_left_out_and_too_few_decide_nothing():
     hopeless = Metric(0.7, pop, lambda idx: np.full(len(idx), np.nan))
     c = compare(hopeless, exact(0.5), seed=0)
     assert (c.verdict, c.low, c.high, c.resamples) == ("undecided", c.diff, c.diff, 0)
+
+
+def test_auc_counts_ties_as_half_on_hand_made_resamples():
+    scores = np.array([1.0, 2.0, 2.0, 2.0, 3.0])        # normals 1, 2, 2; anomalies 2, 3
+    m = auc_of(scores, 3, Population("anomaly", (3, 2)))
+    assert m.value == pytest.approx(5 / 6)              # (0.5 + 0.5 + 1) + 3 of 6 pairs
+    rows = np.array([[1, 2, 2, 3, 4],                    # normals 2, 2, 2; anomalies 2, 3
+                     [0, 0, 0, 4, 4]])                   # normals 1, 1, 1; anomalies 3, 3
+    assert m.replicate(rows).tolist() == pytest.approx([4.5 / 6, 1.0])
+
+
+def test_a_metric_read_by_several_comparisons_is_resampled_once():
+    calls = []
+
+    def replicate(idx):
+        calls.append(len(idx))
+        return np.full(len(idx), 0.5)
+
+    a = Metric(0.5, Population("p", (10,)), replicate)
+    compare(a, Metric(0.1), seed=0)
+    compare(a, Metric(0.9), seed=0)
+    assert len(calls) == 1
+    compare(a, Metric(0.9), seed=1)
+    assert len(calls) == 2

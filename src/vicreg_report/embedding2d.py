@@ -6,21 +6,22 @@ kNN accuracy, silhouette of the class labels, per-class kNN recall by group);
 collapse in the original dimensions (PCA spectrum, effective rank).
 
 t-SNE: openTSNE (perplexity 30, PCA init, 250 + 500 iterations, 2 threads),
-FFT-accelerated gradients from 4,000 points, Barnes-Hut below (FFT has a fixed
-cost of ~4-5 s even for 200 points). Measured on 2 cores against sklearn's
-Barnes-Hut t-SNE (perplexity 30, PCA init, 1,000 iterations, n_jobs 1 or 2
-alike) on 10 overlapping Gaussian classes in 128-D:
+Barnes-Hut gradients up to BH_BELOW points, FFT-accelerated ones from there. On
+real representations (quick Q1, CIFAR-10 test images, 2 cores) Barnes-Hut is the
+faster at every size this study maps, because the FFT grid grows with the map's
+spread and numpy's FFT runs on one core:
 
-    points   openTSNE-fft   openTSNE-bh   sklearn-bh   (2-D 10-NN accuracy)
-    2,000    5.0-5.6 s      2.9 s         3.7 s        0.55 / 0.57 / 0.54
-    5,000    7.4 s          8.3 s         14.7 s       0.63 / 0.64 / 0.67
-    10,000   10.4 s         19.3 s        31.2 s       0.70 / 0.71 / 0.71
+    points   openTSNE-fft   openTSNE-bh
+    2,000    16.8 s         3.5 s
+    5,000    24.8 s         10.4 s
+    10,000   36.2 s         23.7 s
 
-(openTSNE-fft vs -bh crosses over near 4,000 points: 7.4 vs 6.6 s.) Seeded runs
-are bit-identical on CPU for the same input and thread count. The thread count
-is fixed (TSNE_THREADS) because the FFT path's map depends on it: on 6,000
-points, 1, 2 and 4 threads gave three different maps (Barnes-Hut on 2,000: the
-same map), so more threads on a bigger machine would change the results.
+(On tight Gaussian mixtures the FFT path wins from about 4,000 points; real
+representations spread much more.) Seeded runs are bit-identical on CPU for the
+same input and thread count. The thread count is fixed (TSNE_THREADS) because the
+FFT path's map depends on it: on 6,000 points, 1, 2 and 4 threads gave three
+different maps (Barnes-Hut on 2,000: the same map), so more threads on a bigger
+machine would change the results.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ from .errors import VicregError
 
 TSNE_PERPLEXITY = 30.0
 TSNE_THREADS = 2
-BH_BELOW = 4_000               # Barnes-Hut below, FFT from here (see above)
+BH_BELOW = 12_000              # Barnes-Hut below, FFT from here (see above)
 KNN_K = 10
 KNN_FOLDS = 5
 TOP_K = (1, 2, 10)
@@ -183,11 +184,19 @@ def silhouette_2d(coords: np.ndarray, labels: np.ndarray, sample: int | None = N
 
 # ---------------------------------------------------------------- collapse
 
+def singular_values(x: np.ndarray) -> np.ndarray:
+    """Singular values of centred ``x``, descending (float64), from the eigenvalues of its
+    D x D Gram matrix: N x D^2 work instead of an SVD's, the same values to ~1e-8 of the
+    largest (what an effective rank or a variance share can notice)."""
+    x = _as_matrix(x).astype(np.float64)
+    centred = x - x.mean(0)
+    eigenvalues = np.linalg.eigvalsh(centred.T @ centred)[::-1]
+    return np.sqrt(np.clip(eigenvalues, 0, None))
+
+
 def pca_spectrum(x: np.ndarray) -> np.ndarray:
     """Eigenvalues of the covariance, descending, normalised to sum 1 (float64)."""
-    x = _as_matrix(x).astype(np.float64)
-    s = np.linalg.svd(x - x.mean(0), compute_uv=False)
-    var = s ** 2
+    var = singular_values(x) ** 2
     if var.sum() <= 0:
         raise VicregError("The representations are constant: every variance is zero.")
     return var / var.sum()
@@ -200,8 +209,7 @@ def variance_explained_topk(x: np.ndarray, k: int) -> float:
 
 def effective_rank(x: np.ndarray) -> float:
     """exp(entropy of the normalised singular values) of centred ``x`` (Roy & Vetterli, 2007)."""
-    x = _as_matrix(x).astype(np.float64)
-    s = np.linalg.svd(x - x.mean(0), compute_uv=False)
+    s = singular_values(x)
     if s.sum() <= 0:
         raise VicregError("The representations are constant: their rank is zero.")
     p = s / s.sum()

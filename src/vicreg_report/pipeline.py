@@ -211,10 +211,11 @@ def representations(run: Run, d, encoder: str, trained: dict[str, TrainResult]) 
         net = load_encoder(run, encoder, trained)
         train_idx, test_idx = data_mod.study_subsets(run.profile, d)
         with console.status(f"encoding with {encoder}"):
-            arrays = {"train": encode(net, d.train_x[train_idx], run.torch_device),
-                      "test": encode(net, d.test_x[test_idx], run.torch_device),
-                      "mnist": encode(net, mnist_to_cifar_format(d.mnist_x),
-                                      run.torch_device)}
+            arrays = {split: encode(net, images, run.torch_device,
+                                    cpu_bf16=run.profile.cpu_bf16)
+                      for split, images in (("train", d.train_x[train_idx]),
+                                            ("test", d.test_x[test_idx]),
+                                            ("mnist", mnist_to_cifar_format(d.mnist_x)))}
         written = save_arrays(path.with_suffix(".npz"), arrays, key)
         record = describe(encoder, arrays, path.with_suffix(".npz").name, written)
         save_result(record, path, make_provenance(run.profile, d, run.torch_device, started, key))

@@ -25,7 +25,7 @@ import torch
 from rich.table import Table
 
 from .config import QUICK, Profile
-from .data import PreparedData, prepare
+from .data import PreparedData, balanced_subset, prepare
 from .errors import VicregError
 from .model import build_model
 from .probe import fit_linear_probe
@@ -47,6 +47,8 @@ CANDIDATES: dict[str, dict] = {
     "batch_128": {**BASE, "batch_size": 128},
     "lr_3e-3": {**BASE, "lr": 3e-3},
     "images_20k": {**BASE, "train_images": 20_000, "epochs": 8},
+    "images_45k": {**BASE, "train_images": 45_000, "epochs": 3},   # every kept train image
+    "epochs_30": {**BASE, "epochs": 30},     # twice the budget: how far more training goes
 }
 
 
@@ -75,7 +77,6 @@ def candidate_profile(changes: dict, seed: int = 0) -> Profile:
 def probe_accuracy(encoder: torch.nn.Module, p: Profile, d: PreparedData,
                    device: torch.device) -> float:
     """The study's probe on ``encoder``: fitted on its train images, scored on held-out ones."""
-    from .data import balanced_subset
     idx = balanced_subset(d.train_y, p.train_images)
     train = encode(encoder, d.train_x[idx], device)
     held = encode(encoder, d.test_x, device)

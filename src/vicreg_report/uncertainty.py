@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
@@ -56,6 +56,15 @@ class Metric:
     population: Population | None = None
     replicate: Callable[[np.ndarray], np.ndarray] | None = None   # indices -> values
     slow: bool = False                                             # SLOW_RESAMPLES suffice
+    _done: dict = field(default_factory=dict, compare=False, repr=False)
+
+    def replicates(self, seed: int, resamples: int) -> np.ndarray:
+        """The metric on each resample of its population; computed once per (seed,
+        resamples), however many comparisons read it."""
+        if (seed, resamples) not in self._done:
+            self._done[seed, resamples] = self.replicate(self.population.indices(seed,
+                                                                                 resamples))
+        return self._done[seed, resamples]
 
 
 def exact(value: float) -> Metric:
@@ -92,7 +101,7 @@ def compare(a: Metric, b: Metric, seed: int) -> Comparison:
     if not noisy:
         return Comparison(a.value, b.value, diff, diff, diff, verdict(diff, diff), "exact", 0)
     resamples = SLOW_RESAMPLES if any(m.slow for m in noisy) else RESAMPLES
-    reps = [m.replicate(m.population.indices(seed, resamples)) if m.replicate is not None
+    reps = [m.replicates(seed, resamples) if m.replicate is not None
             else np.full(resamples, m.value) for m in (a, b)]
     diffs = reps[0] - reps[1]
     diffs = diffs[np.isfinite(diffs)]     # a resample without a class has no class accuracy
@@ -149,16 +158,26 @@ def class_mean_of(correct: np.ndarray, labels: np.ndarray, classes: list[int],
 
 
 def auc_of(scores: np.ndarray, n_normal: int, population: Population) -> Metric:
-    """ROC AUC of scores [normal; anomalous] (anomalies should score higher), by ranks;
-    the population must have the two strata (n_normal, n_anomalous)."""
-    from scipy.stats import rankdata
-
+    """ROC AUC of scores [normal; anomalous] (anomalies should score higher): the share of
+    (normal, anomalous) pairs in the right order, ties counting half. A resample is a
+    count of each item; the scores are sorted once, so no resample sorts anything.
+    The population must have the two strata (n_normal, n_anomalous)."""
     scores = np.asarray(scores, float)
-    n_pos = len(scores) - n_normal
+    levels, level_of = np.unique(scores, return_inverse=True)   # tied scores share a level
+    normal_level, anomaly_level = level_of[:n_normal], level_of[n_normal:]
 
-    def auc(idx: np.ndarray) -> np.ndarray:
-        ranks = rankdata(scores[idx], axis=1)
-        return (ranks[:, n_normal:].sum(1) - n_pos * (n_pos + 1) / 2) / (n_pos * n_normal)
+    def auc_rows(idx: np.ndarray) -> np.ndarray:
+        n_rows, n_levels = len(idx), len(levels)
+        cells = np.arange(n_rows)[:, None] * n_levels + normal_level[idx[:, :n_normal]]
+        normals = np.bincount(cells.ravel(), minlength=n_rows * n_levels).reshape(
+            n_rows, n_levels).astype(float)                # resampled normals per level
+        below = np.cumsum(normals, axis=1) - normals       # normals strictly below a level
+        at = anomaly_level[idx[:, n_normal:] - n_normal]   # each resampled anomaly's level
+        ordered = np.take_along_axis(below, at, 1) + 0.5 * np.take_along_axis(normals, at, 1)
+        return ordered.sum(1) / (n_normal * (idx.shape[1] - n_normal))
+
+    def auc(idx: np.ndarray) -> np.ndarray:    # 100 resamples at a time: bounded memory
+        return np.concatenate([auc_rows(idx[i:i + 100]) for i in range(0, len(idx), 100)])
 
     return Metric(float(auc(np.arange(len(scores))[None, :])[0]), population, auc)
 

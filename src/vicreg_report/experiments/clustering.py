@@ -10,6 +10,7 @@ from ..uncertainty import Population, mean_of, refit_of
 from .base import Experiment, each
 
 ENCODERS = ("q1", "q5", "random_init")
+DRAWN = ("q1", "q5")                    # the figure's maps, side by side
 METRICS = (
     *each("silhouette", "clustering", ("silhouette",), "score", ENCODERS,
           ("clustering", "{}", "silhouette")),
@@ -33,6 +34,8 @@ def stages(run, study) -> list:
     def compute(encoder):
         reps = study.reps[encoder].train
         result, silhouettes = cluster(reps, labels, p.clusters, p.seed, p.silhouette_sample)
+        if encoder not in DRAWN:    # a t-SNE only for the maps the figure shows
+            return result, silhouettes
         centres = np.asarray(result.centres, np.float32)
         coords = tsne_2d(np.concatenate([reps[sample], centres]), p.seed)
         return result, {"tsne": coords[:len(sample)], "centres": coords[len(sample):],
@@ -58,7 +61,7 @@ def draw(run, study, paths) -> None:
     d = study.data
     train_idx, _ = study_subsets(run.profile, d)
     panels = {}
-    for enc in ("q1", "q5"):
+    for enc in DRAWN:
         a, r = study.arrays[f"clustering:{enc}"], study.results[f"clustering:{enc}"].result
         sample = a["sample"]
         panels[enc] = (a["tsne"], np.asarray(r.assignments)[sample],

@@ -12,6 +12,7 @@ from .base import Experiment, each
 
 VARIANTS = ("raw_pixels", "random_cnn")    # the graphs; their stages read no encoder
 ENCODERS = ("q1", "random_init")           # probed on the same images
+DRAWN = ("q1",)                             # its map beside the graphs' maps
 # The profile fields the variants' keys cover (they read no representations).
 SETTINGS = ("laplacian_images", "laplacian_max_components", "laplacian_neighbors",
             "probe_epochs", "probe_lr", "probe_batch_size", "seed")
@@ -51,8 +52,10 @@ def stages(run, study) -> list:
                                   split_sizes={k: len(v) for k, v in split.items()},
                                   test_class_counts=np.bincount(
                                       labels[split["test"]], minlength=len(d.classes)).tolist())
-        return result, {"tsne": tsne_2d(reps, p.seed), "labels": labels,
-                        "test": split["test"], "test_pred": pred}   # the study's probe
+        arrays = {"labels": labels, "test": split["test"], "test_pred": pred}  # study's probe
+        if name in DRAWN:       # a t-SNE only for the maps the figure shows
+            arrays["tsne"] = tsne_2d(reps, p.seed)
+        return result, arrays
 
     return [*(Spec(f"laplacian:{v}", LaplacianResult, lambda v=v: variant(v), arrays=True,
                    settings=SETTINGS) for v in ("random_cnn", "raw_pixels")),
