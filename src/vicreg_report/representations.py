@@ -40,7 +40,7 @@ def encode(encoder: torch.nn.Module, images: np.ndarray, device: torch.device,
     bits of mantissa before they become float32).
     """
     batch_size = batch_size or BATCH_SIZE.get(device.type, BATCH_SIZE["cpu"])
-    speed = speed_for(device, cpu_bf16=cpu_bf16 and device.type == "cpu")
+    speed = speed_for(device, cpu_bf16)
     speed = replace(speed, bf16=speed.bf16 and device.type == "cpu", channels_last=True)
     encoder = prepare_model(encoder, device, speed).eval()
     pixels = as_tensor(images, device)
