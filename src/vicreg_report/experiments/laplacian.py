@@ -13,6 +13,9 @@ from .base import Experiment, each
 VARIANTS = ("raw_pixels", "random_cnn")    # the graphs; their stages read no encoder
 ENCODERS = ("q1", "random_init")           # probed on the same images
 DRAWN = ("q1",)                             # its map beside the graphs' maps
+MAP_TITLES = {"raw_pixels": "Laplacian Eigenmaps, raw pixels",
+              "random_cnn": "Laplacian Eigenmaps, random CNN",
+              "q1": "Q1 VICReg representations"}
 # The profile fields the variants' keys cover (they read no representations).
 SETTINGS = ("laplacian_images", "laplacian_max_components", "laplacian_neighbors",
             "probe_epochs", "probe_lr", "probe_batch_size", "seed")
@@ -89,11 +92,7 @@ def draw(run, study, paths) -> None:
 
     arrays, classes = study.arrays, study.data.classes
     maps_side_by_side([(arrays[f"laplacian:{v}"]["tsne"], arrays[f"laplacian:{v}"]["labels"],
-                        title)
-                       for v, title in (("raw_pixels", "Laplacian Eigenmaps, raw pixels"),
-                                        ("random_cnn", "Laplacian Eigenmaps, random CNN"),
-                                        ("q1", "Q1 VICReg representations"))],
-                      classes, paths["figure"])
+                        MAP_TITLES[v]) for v in (*VARIANTS, *DRAWN)], classes, paths["figure"])
     eigenvector_sweep({v: study.results[f"laplacian:{v}"].result for v in VARIANTS},
                       1 / len(classes), paths["figure_sweep"])
 

@@ -68,9 +68,10 @@ def draw(run, study, paths) -> None:
 
     d = study.data
     train_idx, _ = study_subsets(run.profile, d)
+    images, labels = d.train_x[train_idx], d.train_y[train_idx]   # one copy for every grid
     for enc in ENCODERS:
         r = study.results[f"retrieval:{enc}"].result.retrieval
-        retrieval_grid(d.train_x[train_idx], d.train_y[train_idx], d.classes, r.queries,
+        retrieval_grid(images, labels, d.classes, r.queries,
                        r.nearest, r.farthest, f"{ENCODER_LABELS[enc]}: retrieval",
                        paths[f"figure_{enc}"])
 

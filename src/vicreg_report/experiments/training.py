@@ -7,7 +7,6 @@ named here.
 
 from __future__ import annotations
 
-from ..losses import TERM_NAMES
 from ..uncertainty import Population, mean_of
 from .base import Experiment, Metric
 
@@ -29,6 +28,8 @@ METRICS = (
 
 def terms(history: dict[str, list[float]], index: int) -> dict[str, float]:
     """The loss terms of one epoch (or batch) of a history."""
+    from ..losses import TERM_NAMES   # here, not at the top: losses.py loads torch
+
     return {k: history[k][index] for k in TERM_NAMES}
 
 
@@ -50,6 +51,8 @@ def draw(run, study, paths) -> None:
 
 def measures(m: dict, run, study) -> None:
     """Each loss term over the first and last epoch's batches, and on the test batches."""
+    from ..losses import TERM_NAMES
+
     for enc in ("q1", "q4"):
         h = study.trained[enc].history
         spe = h.steps_per_epoch
@@ -64,6 +67,8 @@ def measures(m: dict, run, study) -> None:
 
 
 def pairs(n_classes: int) -> dict:
+    from ..losses import TERM_NAMES
+
     out = {}
     for term in TERM_NAMES:
         out[f"train_{term}_last_vs_first"] = (f"q1_train_last_{term}", f"q1_train_first_{term}")
