@@ -138,7 +138,8 @@ def make_context() -> dict:
         "setup": {
             "data_source": "zip:../shared/data/cifar10-jpeg.zip",
             "data_fingerprint": "3f9a1c0de4b27781", "data_verified": True,
-            "profile": {"name": "quick", "arch": "cnn", "width": 32, "train_images": 10_000,
+            "profile": {"name": "quick", "arch": "cnn", "width": 32, "view_size": 16, "views_resized": True,
+                        "train_images": 10_000,
                         "test_images": 9_000, "epochs": 8, "batch_size": 256, "lr": 1e-3,
                         "weight_decay": 1e-6, "lam": 25.0, "mu": 24.0, "nu": 1.0, "gamma": 1.0,
                         "eps": 1e-4, "seed": 7, "config_hash": "9c1d2e3f4a5b6c7d"},

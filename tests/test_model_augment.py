@@ -48,6 +48,7 @@ def test_crop_boxes_follow_scale_and_ratio():
 
 @pytest.mark.parametrize("op, tv, factor", [
     (augment.adjust_hue, "adjust_hue", 0.07),
+    (augment.adjust_hue, "adjust_hue", -0.1),
     (augment.adjust_saturation, "adjust_saturation", 1.15),
     (augment.adjust_contrast, "adjust_contrast", 0.7),
     (augment.adjust_brightness, "adjust_brightness", 1.3),
@@ -130,3 +131,21 @@ def test_one_pass_views_draw_and_give_the_same_views(images):
     for a, b in zip(augment.two_views(images, g), augment.two_views(images, h, one_pass=True)):
         assert torch.allclose(a, b, atol=1e-5)
     assert torch.equal(g.get_state(), h.get_state())
+
+
+def test_shown_at_averages_under_its_antialiasing_filter():
+    x = torch.tensor([[[[0.0, 1.0], [2.0, 3.0]]]])
+    assert torch.allclose(augment.shown_at(x, 1), torch.tensor([[[[1.5]]]]))
+    assert augment.shown_at(x, 2) is x and augment.shown_at(x, None) is x
+
+
+def test_small_views_are_torchvisions_resize_of_the_full_views(images):
+    import torchvision.transforms.v2.functional as F
+
+    g, h = torch.Generator().manual_seed(5), torch.Generator().manual_seed(5)
+    small, full = augment.two_views(images, g, size=16), augment.two_views(images, h)
+    for ours, view in zip(small, full):
+        assert ours.shape == (64, 3, 16, 16)
+        theirs = torch.stack([F.resize(v, [16, 16], antialias=True) for v in view])
+        assert torch.allclose(ours, theirs, atol=1e-5)
+    assert torch.equal(g.get_state(), h.get_state())   # the same draws as full-size views

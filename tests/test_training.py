@@ -92,6 +92,28 @@ def test_neighbour_sampler_returns_only_listed_neighbours_never_itself():
     assert seen == {1, 2, 3}  # every listed neighbour gets drawn
 
 
+def test_training_sees_views_of_the_profiles_view_size(tmp_path, monkeypatch):
+    from vicreg_report import training
+
+    seen = set()
+    real = training.loss_terms
+
+    def spy(model, x, y, p, speed=training.PLAIN):
+        seen.update({tuple(x.shape[-2:]), tuple(y.shape[-2:])})
+        return real(model, x, y, p, speed)
+
+    monkeypatch.setattr(training, "loss_terms", spy)
+    p = SMOKE.replace(view_size=16, epochs=1)
+    d = data.synthetic(0, p.train_images, p.test_images)
+    n = p.train_images
+    neighbours = torch.stack([(torch.arange(n) + s) % n for s in (1, 2, 3)], 1)
+    for tag, pairs_of in (("q1", None), ("q5", neighbours)):    # augmented views; Q5's pairs
+        seen.clear()
+        train_vicreg(p, d, tmp_path / f"{tag}.pt", DEVICE, show_progress=False,
+                     neighbours=pairs_of)
+        assert seen == {(16, 16)}, tag                           # train steps and test loss
+
+
 def test_term_log_copies_out_what_per_step_floats_give():
     from vicreg_report.losses import vicreg_loss
     from vicreg_report.training import TermLog

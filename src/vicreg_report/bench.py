@@ -106,9 +106,9 @@ def non_negative(text: str) -> int:
 class ReferencePairs(torch.utils.data.Dataset):
     """Two torchvision-augmented views of each uint8 (H, W, C) image."""
 
-    def __init__(self, images: np.ndarray):
+    def __init__(self, images: np.ndarray, view_size: int = 32):
         self.images = images
-        self.transform = reference_transform()
+        self.transform = reference_transform(view_size)
 
     def __len__(self) -> int:
         return len(self.images)
@@ -119,9 +119,9 @@ class ReferencePairs(torch.utils.data.Dataset):
 
 
 def reference_batches(images: np.ndarray, order: torch.Tensor, batch_size: int,
-                      workers: int, device: torch.device) -> Batches:
+                      workers: int, device: torch.device, view_size: int = 32) -> Batches:
     loader = torch.utils.data.DataLoader(
-        ReferencePairs(images), batch_size=batch_size, sampler=order.tolist(),
+        ReferencePairs(images, view_size), batch_size=batch_size, sampler=order.tolist(),
         num_workers=workers, prefetch_factor=PREFETCH if workers else None,
         pin_memory=device.type == "cuda", drop_last=True)
     for x, y in loader:
@@ -129,8 +129,9 @@ def reference_batches(images: np.ndarray, order: torch.Tensor, batch_size: int,
 
 
 def batched_batches(images: np.ndarray, order: torch.Tensor, batch_size: int,
-                    device: torch.device, seed: int, speed: Speed) -> Batches:
-    pairs = augmented_pairs(as_tensor(images, device), speed)
+                    device: torch.device, seed: int, speed: Speed,
+                    view_size: int = 32) -> Batches:
+    pairs = augmented_pairs(as_tensor(images, device), speed, size=view_size)
     order = to_device(order, device)
     g = torch.Generator().manual_seed(seed + 1)
     for start in range(0, len(order) - batch_size + 1, batch_size):
@@ -207,9 +208,9 @@ def measure(p: Profile, images: np.ndarray, device: torch.device, warmup: int, s
     order = sample_order(len(images), (warmup + drain + steps) * p.batch_size, p.seed)
     runs = {   # name: (batches, batches to drain after the warm-up)
         "batched_on_device": (lambda: batched_batches(images, order, p.batch_size, device,
-                                                      p.seed, speed), 0),
+                                                      p.seed, speed, p.view_size), 0),
         "reference_per_image": (lambda: reference_batches(images, order, p.batch_size, workers,
-                                                          device), drain),
+                                                          device, p.view_size), drain),
     }
     out = {}
     with progress_bar(show_progress) as bar:
@@ -256,7 +257,8 @@ def time_numerics(p: Profile, images: np.ndarray, device: torch.device, warmup: 
     g = torch.Generator().manual_seed(p.seed + 1)
     tensor = as_tensor(images, device)
     order = to_device(sample_order(len(images), (warmup + steps) * p.batch_size, p.seed), device)
-    batches = [augmented_pairs(tensor)(order[i * p.batch_size:(i + 1) * p.batch_size], g)
+    batches = [augmented_pairs(tensor, size=p.view_size)(
+        order[i * p.batch_size:(i + 1) * p.batch_size], g)
                for i in range(warmup + steps)]
     runs = {}
     for name, (speed, compiled) in variants.items():
@@ -313,7 +315,7 @@ def _scaling_process(rank: int, world: int, folder: str, profile: str, data: str
     images = as_tensor(train_images(p, data)[0], cpu)
     model = synchronise(prepare_model(build_model(p), cpu), cpu)
     optimizer = make_optimizer(model, p)
-    pairs = augmented_pairs(images, Speed(), local_part(p.batch_size))
+    pairs = augmented_pairs(images, Speed(), local_part(p.batch_size), p.view_size)
     order = sample_order(len(images), (warmup + steps) * p.batch_size, p.seed)
     g = torch.Generator().manual_seed(p.seed)
     for i in range(warmup + steps):

@@ -17,6 +17,7 @@ from datetime import datetime, timezone
 
 from .claims import evaluate_claims
 from .comparisons import comparison_kind
+from .config import FULL
 from .context_schema import METRIC_PATHS, SECTIONS
 from .experiments import REGISTRY
 from .original import original
@@ -213,7 +214,8 @@ def _setup(run, study) -> dict:
         "data_source": d.source, "data_fingerprint": d.fingerprint[:16],
         "data_verified": d.verified,
         "profile": {
-            "name": p.name, "arch": p.arch, "width": p.width,
+            "name": p.name, "arch": p.arch, "width": p.width, "view_size": p.view_size,
+            "views_resized": p.view_size != FULL.view_size,
             "train_images": trained.train_images,
             "test_images": study.probes["q1"].result.settings["test_images"],
             "epochs": p.epochs, "batch_size": p.batch_size, "lr": p.lr,

@@ -1,7 +1,7 @@
 """The search behind the quick profile: Q1 settings compared on a validation split.
 
-Each candidate changes a few of QUICK's fields (width, train images, epochs, learning
-rate and its schedule). It trains Q1 on the CIFAR-10 train images only, with the last
+Each candidate changes a few of QUICK's fields (width, train images, view size, epochs,
+learning rate and its schedule). It trains Q1 on the CIFAR-10 train images only, with the last
 ``VALIDATION_PER_CLASS`` images of every class held out; the study's probe (one linear
 layer) is fitted on the candidate's train representations and scored on the held-out
 images. The test set is never read. The table, with each candidate's training minutes
@@ -39,7 +39,8 @@ TABLE = Path(__file__).parent / "reference" / "quick.search.json"
 
 # Each candidate: QUICK with these fields changed. "base" is the profile the search began from.
 BASE = dict(width=16, train_images=10_000, epochs=15, batch_size=256, lr=2e-3,
-            lr_schedule="constant", lr_warmup_epochs=0)
+            lr_schedule="constant", lr_warmup_epochs=0, view_size=32)
+ALL_45K = {**BASE, "train_images": 45_000, "epochs": 3}      # every kept train image
 CANDIDATES: dict[str, dict] = {
     "base": BASE,
     "cosine": {**BASE, "lr_schedule": "cosine", "lr_warmup_epochs": 1},
@@ -47,8 +48,22 @@ CANDIDATES: dict[str, dict] = {
     "batch_128": {**BASE, "batch_size": 128},
     "lr_3e-3": {**BASE, "lr": 3e-3},
     "images_20k": {**BASE, "train_images": 20_000, "epochs": 8},
-    "images_45k": {**BASE, "train_images": 45_000, "epochs": 3},   # every kept train image
+    "images_45k": ALL_45K,
     "epochs_30": {**BASE, "epochs": 30},     # twice the budget: how far more training goes
+    "images_45k_lr3e-3": {**ALL_45K, "lr": 3e-3},
+    "images_45k_e10_cosine": {**ALL_45K, "epochs": 10, "lr_schedule": "cosine",
+                              "lr_warmup_epochs": 1},                # over three times the budget
+    # smaller views (T, then resized): cheaper steps, spent on more epochs
+    "view_24_e5": {**ALL_45K, "view_size": 24, "epochs": 5},
+    "view_20_e7": {**ALL_45K, "view_size": 20, "epochs": 7},
+    "view_16_e8": {**ALL_45K, "view_size": 16, "epochs": 8},
+    "view_16_e9": {**ALL_45K, "view_size": 16, "epochs": 9},
+    "view_16_e10": {**ALL_45K, "view_size": 16, "epochs": 10},
+    "view_16_e8_lr1e-3": {**ALL_45K, "view_size": 16, "epochs": 8, "lr": 1e-3},
+    "view_16_e8_lr1.4e-3": {**ALL_45K, "view_size": 16, "epochs": 8, "lr": 1.4e-3},
+    "view_16_e10_cosine": {**ALL_45K, "view_size": 16, "epochs": 10, "lr_schedule": "cosine",
+                           "lr_warmup_epochs": 1},
+    "view_16_e5_width_24": {**ALL_45K, "view_size": 16, "epochs": 5, "width": 24},
 }
 
 

@@ -36,7 +36,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from .augment import test_transform, to_device, two_views
+from .augment import shown_at, test_transform, to_device, two_views
 from .config import Profile
 from .data import PreparedData, balanced_subset
 from .distributed import gather_batch, is_writer, local_part, synchronise, unwrapped
@@ -120,24 +120,27 @@ Pairs = Callable[[torch.Tensor, torch.Generator], tuple[torch.Tensor, torch.Tens
 
 
 def augmented_pairs(images: torch.Tensor, speed: Speed = PLAIN,
-                    part: slice = slice(None)) -> Pairs:
-    """Q1/Q4: two independent augmentations of each image. ``idx`` is the global batch;
-    this process makes the views of its ``part`` of it, with the parameters drawn for the
-    whole batch (the same draws as in one process)."""
-    return lambda idx, g: two_views(images[idx], g, speed.one_pass_views, part)
+                    part: slice = slice(None), size: int | None = None) -> Pairs:
+    """Q1/Q4: two independent augmentations of each image, resized to ``size`` pixels a
+    side if given. ``idx`` is the global batch; this process makes the views of its
+    ``part`` of it, with the parameters drawn for the whole batch (the same draws as in one
+    process)."""
+    return lambda idx, g: two_views(images[idx], g, speed.one_pass_views, part, size)
 
 
 def neighbour_pairs(images: torch.Tensor, neighbours: torch.Tensor,
-                    part: slice = slice(None)) -> Pairs:
+                    part: slice = slice(None), size: int | None = None) -> Pairs:
     """Q5: each image and one of its nearest neighbours, drawn anew every step; no
-    augmentation. ``part`` as for ``augmented_pairs``."""
+    augmentation (resized to ``size`` pixels a side, as the other trainings' views).
+    ``part`` as for ``augmented_pairs``."""
     neighbours = neighbours.to(images.device)
 
     def pairs(idx: torch.Tensor, g: torch.Generator):
         pick = to_device(torch.randint(neighbours.shape[1], (len(idx),), generator=g),
                          images.device)
         partner = neighbours[idx, pick]
-        return test_transform(images[idx[part]]), test_transform(images[partner[part]])
+        return (shown_at(test_transform(images[idx[part]]), size),
+                shown_at(test_transform(images[partner[part]]), size))
     return pairs
 
 
@@ -231,7 +234,8 @@ def test_loss(model: VICReg, images: torch.Tensor, p: Profile,
     g = torch.Generator().manual_seed(TEST_VIEW_SEED)
     log = TermLog()
     for batch in test_batches(len(images), p.batch_size):
-        x, y = two_views(images[to_device(batch, images.device)], g, speed.one_pass_views)
+        x, y = two_views(images[to_device(batch, images.device)], g, speed.one_pass_views,
+                         size=p.view_size)
         log.add(loss_terms(model, x, y, p, speed))
     model.train()
     return log.columns()
@@ -310,8 +314,8 @@ def train_vicreg(p: Profile, data: PreparedData, checkpoint: Path, device: torch
                           "train and test images; lower batch_size or use more images.")
 
     part = local_part(p.batch_size)           # this process's share of each global batch
-    pairs = (augmented_pairs(train_images, speed, part) if neighbours is None
-             else neighbour_pairs(train_images, neighbours, part))
+    pairs = (augmented_pairs(train_images, speed, part, p.view_size) if neighbours is None
+             else neighbour_pairs(train_images, neighbours, part, p.view_size))
     model = synchronise(prepare_model(build_model(p), device, speed), device)
     optimizer = make_optimizer(model, p, speed)
     shuffle = torch.Generator().manual_seed(p.seed)
