@@ -139,6 +139,7 @@ def make_context() -> dict:
             "data_source": "zip:../shared/data/cifar10-jpeg.zip",
             "data_fingerprint": "3f9a1c0de4b27781", "data_verified": True,
             "profile": {"name": "quick", "arch": "cnn", "width": 32, "view_size": 16, "views_resized": True,
+                        "encode_size": 24, "inputs_resized": True,
                         "train_images": 10_000,
                         "test_images": 9_000, "epochs": 8, "batch_size": 256, "lr": 1e-3,
                         "weight_decay": 1e-6, "lam": 25.0, "mu": 24.0, "nu": 1.0, "gamma": 1.0,

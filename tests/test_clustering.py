@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 from sklearn.metrics import silhouette_score
 
-from vicreg_report.clustering import cluster
+from vicreg_report.clustering import (adjusted_rand_from_tables, cluster, contingency_tables,
+                                      normalized_mutual_info_from_tables)
 from vicreg_report.errors import VicregError
 
 
@@ -69,3 +70,39 @@ def test_bad_inputs_raise_project_errors(blobs):
         cluster(reps, labels[:10])
     with pytest.raises(VicregError):
         cluster(reps[:5], labels[:5], n_clusters=10)
+
+
+# Resampled agreement: each row of idx picks items; by hand, then against sklearn.
+def test_contingency_tables_count_each_rows_items():
+    classes, clusters = np.array([0, 0, 1, 1]), np.array([1, 0, 0, 0])
+    tables = contingency_tables(classes, clusters, np.array([[0, 1, 2, 3], [0, 0, 3, 3]]))
+    assert tables.tolist() == [[[1, 1], [2, 0]], [[0, 2], [2, 0]]]
+
+
+def test_agreement_from_tables_by_hand():
+    tables = np.array([[[2, 0], [0, 2]],            # the classes exactly
+                       [[1, 1], [1, 1]]])           # independent of them
+    assert adjusted_rand_from_tables(tables) == pytest.approx([1.0, -0.5])
+    assert normalized_mutual_info_from_tables(tables) == pytest.approx([1.0, 0.0])
+    # 6 items: pairs together 1 + 1 = 2, within classes 3 + 3 = 6, within clusters 3 x 1;
+    # expected 6 x 3 / 15 = 1.2, so ARI = (2 - 1.2) / ((6 + 3) / 2 - 1.2) = 8 / 33
+    table = np.array([[[2, 1, 0], [0, 1, 2]]])
+    assert adjusted_rand_from_tables(table) == pytest.approx([8 / 33])
+    h = lambda *p: -sum(x * np.log(x) for x in p)   # entropy of shares
+    rows, cols = h(1 / 2, 1 / 2), h(1 / 3, 1 / 3, 1 / 3)
+    mutual = rows + cols - h(1 / 3, 1 / 6, 1 / 6, 1 / 3)
+    assert normalized_mutual_info_from_tables(table) == pytest.approx([mutual / ((rows + cols) / 2)])
+
+
+def test_agreement_from_tables_is_sklearns_on_resamples():
+    from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
+
+    rng = np.random.default_rng(3)
+    classes = rng.integers(0, 10, 3000)
+    clusters = np.where(rng.random(3000) < 0.6, classes, rng.integers(0, 10, 3000))
+    idx = rng.integers(0, 3000, (5, 3000))
+    tables = contingency_tables(classes, clusters, idx)
+    assert adjusted_rand_from_tables(tables) == pytest.approx(
+        [adjusted_rand_score(classes[i], clusters[i]) for i in idx], abs=1e-12)
+    assert normalized_mutual_info_from_tables(tables) == pytest.approx(
+        [normalized_mutual_info_score(classes[i], clusters[i]) for i in idx], abs=1e-12)

@@ -266,3 +266,19 @@ def test_bf16_covers_the_backbone_only(tmp_path):
     seen.clear()
     project(model, x)
     assert set(seen.values()) == {torch.float32}
+
+
+def test_encode_resizes_the_normalised_images_when_asked():
+    import numpy as np
+    import torchvision.transforms.v2.functional as F
+
+    from vicreg_report.augment import test_transform
+
+    images = np.random.default_rng(0).integers(0, 256, (5, 32, 32, 3), dtype=np.uint8)
+    flat = torch.nn.Flatten()                       # the encoder shows what it was given
+    x = test_transform(torch.from_numpy(images).permute(0, 3, 1, 2))
+    small = encode(flat, images, torch.device("cpu"), size=24)
+    theirs = F.resize(x, [24, 24], antialias=True).flatten(1)
+    assert small.shape == (5, 3 * 24 * 24)
+    assert np.allclose(small, theirs.numpy(), atol=1e-5)
+    assert np.allclose(encode(flat, images, torch.device("cpu")), x.flatten(1).numpy(), atol=1e-6)

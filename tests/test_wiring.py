@@ -67,15 +67,21 @@ def unusual(tmp_path_factory):
     mp.setenv("VICREG_BUILD_DIR", str(tmp_path_factory.mktemp("build")))
     p = SMOKE.replace(anomaly_k=3, anomaly_top=5, retrieval_k=4, clusters=6, q5_neighbours=2,
                       tsne_points=100, silhouette_sample=50, laplacian_images=120,
-                      laplacian_neighbors=7, laplacian_max_components=4, probe_epochs=7)
+                      laplacian_neighbors=7, laplacian_max_components=4, probe_epochs=7,
+                      encode_size=16)
+    sizes = []                                  # the input size of every encoding
+    real_encode = pipeline.encode
+    mp.setattr(pipeline, "encode", lambda *a, **k: sizes.append(k.get("size")) or
+               real_encode(*a, **k))
     run = pipeline.Run(p, show_progress=False, workers=1)
     study = pipeline.run_study(run)
-    yield p, study
+    yield p, study, sizes
     mp.undo()
 
 
 def test_every_experiment_setting_comes_from_the_profile(unusual):
-    p, study = unusual
+    p, study, sizes = unusual
+    assert sizes and set(sizes) == {16}       # every representation from 16x16 images
     r = {stage: record.result for stage, record in study.results.items()}
     assert (r["anomaly:q1"].k, r["anomaly:q1"].top) == (3, 5)
     assert {len(row) for row in r["retrieval:q5"].retrieval.nearest} == {4}
@@ -92,7 +98,7 @@ def test_every_experiment_setting_comes_from_the_profile(unusual):
 def test_every_interval_holds_its_difference_or_is_the_difference(unusual):
     """A comparison's interval is computed from its own two metrics (a closure bound to
     the wrong array gives an empty interval away from the difference)."""
-    _, study = unusual
+    _, study, _ = unusual
     for name, c in study.results["comparisons"].result.comparisons.items():
         if c.low == c.high:
             assert c.low == pytest.approx(c.diff, abs=1e-12), name

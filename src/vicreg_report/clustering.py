@@ -10,7 +10,9 @@ from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score, s
 
 from .errors import VicregError
 
-N_INIT = 10   # KMeans restarts, the lowest-inertia one kept: 5 s for 50k x 128 on 2 cores
+# KMeans restarts, the lowest-inertia one kept: on quick's Q1 (50k x 128, 2 cores) 3
+# restarts take 1.3 s and 10 take 5.7 s, and their inertias differ by 3 parts in a million.
+N_INIT = 3
 
 
 @dataclass
@@ -79,3 +81,46 @@ def silhouette_sample_index(n: int, size: int | None, seed: int) -> np.ndarray:
     if not size or size >= n:
         return np.arange(n)
     return np.random.RandomState(seed).permutation(n)[:size]
+
+
+# ---------------------------------------------------------------- agreement, resampled
+
+def contingency_tables(classes: np.ndarray, clusters: np.ndarray,
+                       idx: np.ndarray) -> np.ndarray:
+    """(R, classes, clusters) counts of the items each row of ``idx`` (R, N) picks: the
+    tables ARI and NMI are computed from, all rows in one pass. Labels are 0, 1, ..."""
+    n_a, n_b = int(classes.max()) + 1, int(clusters.max()) + 1
+    codes = classes[idx].astype(np.int64) * n_b + clusters[idx]
+    codes += np.arange(len(idx))[:, None] * (n_a * n_b)
+    return np.bincount(codes.ravel(), minlength=len(idx) * n_a * n_b).reshape(-1, n_a, n_b)
+
+
+def _pairs(counts: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
+    """Pairs of items within each count, summed over ``axes``: sum of n (n - 1) / 2."""
+    counts = counts.astype(np.float64)
+    return (counts * (counts - 1) / 2).sum(axis=axes)
+
+
+def adjusted_rand_from_tables(tables: np.ndarray) -> np.ndarray:
+    """Adjusted Rand index of each (classes, clusters) table (Hubert and Arabie)."""
+    n = tables.sum(axis=(1, 2)).astype(np.float64)
+    together = _pairs(tables, (1, 2))
+    rows, cols = _pairs(tables.sum(2), (1,)), _pairs(tables.sum(1), (1,))
+    expected = rows * cols / (n * (n - 1) / 2)
+    return (together - expected) / ((rows + cols) / 2 - expected)
+
+
+def _entropy(counts: np.ndarray) -> np.ndarray:
+    """Entropy (nats) of each row of counts."""
+    share = counts / counts.sum(1, keepdims=True)
+    return -(share * np.log(np.where(share > 0, share, 1))).sum(1)
+
+
+def normalized_mutual_info_from_tables(tables: np.ndarray) -> np.ndarray:
+    """NMI of each table, normalised by the arithmetic mean of the two entropies."""
+    t = tables.astype(np.float64)
+    joint = t / t.sum(axis=(1, 2), keepdims=True)
+    outer = joint.sum(2, keepdims=True) * joint.sum(1, keepdims=True)
+    ratio = np.where(joint > 0, joint / np.where(outer > 0, outer, 1), 1)
+    mutual = (joint * np.log(ratio)).sum(axis=(1, 2))
+    return mutual / ((_entropy(t.sum(2)) + _entropy(t.sum(1))) / 2)

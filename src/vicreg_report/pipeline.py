@@ -212,7 +212,7 @@ def representations(run: Run, d, encoder: str, trained: dict[str, TrainResult]) 
         train_idx, test_idx = data_mod.study_subsets(run.profile, d)
         with console.status(f"encoding with {encoder}"):
             arrays = {split: encode(net, images, run.torch_device,
-                                    cpu_bf16=run.profile.cpu_bf16)
+                                    cpu_bf16=run.profile.cpu_bf16, size=run.profile.encode_size)
                       for split, images in (("train", d.train_x[train_idx]),
                                             ("test", d.test_x[test_idx]),
                                             ("mnist", mnist_to_cifar_format(d.mnist_x)))}

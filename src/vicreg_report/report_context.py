@@ -215,7 +215,8 @@ def _setup(run, study) -> dict:
         "data_verified": d.verified,
         "profile": {
             "name": p.name, "arch": p.arch, "width": p.width, "view_size": p.view_size,
-            "views_resized": p.view_size != FULL.view_size,
+            "views_resized": p.view_size != FULL.view_size, "encode_size": p.encode_size,
+            "inputs_resized": p.encode_size != FULL.encode_size,
             "train_images": trained.train_images,
             "test_images": study.probes["q1"].result.settings["test_images"],
             "epochs": p.epochs, "batch_size": p.batch_size, "lr": p.lr,

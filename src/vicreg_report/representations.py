@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .augment import test_transform
+from .augment import shown_at, test_transform
 from .errors import VicregError
 from .stages import load_arrays
 from .training import as_tensor, model_input, prepare_model, speed_for
@@ -30,8 +30,12 @@ SPLITS = ("train", "test", "mnist")
 
 @torch.no_grad()
 def encode(encoder: torch.nn.Module, images: np.ndarray, device: torch.device,
-           batch_size: int | None = None, cpu_bf16: bool = False) -> np.ndarray:
+           batch_size: int | None = None, cpu_bf16: bool = False,
+           size: int | None = None) -> np.ndarray:
     """Representations y = f(x) of uint8 (N, H, W, C) images, as float32 (N, D).
+
+    ``size``: the normalised images resized to this many pixels a side first (as the
+    training views, antialiased bilinear); None keeps them as they are.
 
     The images go to the device once, as uint8, and the representations come back
     once, at the end, in channels_last. On a GPU always in float32. ``cpu_bf16``: on a
@@ -45,8 +49,8 @@ def encode(encoder: torch.nn.Module, images: np.ndarray, device: torch.device,
     encoder = prepare_model(encoder, device, speed).eval()
     pixels = as_tensor(images, device)
     with torch.autocast(device.type, dtype=torch.bfloat16, enabled=speed.bf16):
-        out = [encoder(model_input(test_transform(pixels[start:start + batch_size]),
-                                   speed)).float()
+        out = [encoder(model_input(shown_at(test_transform(pixels[start:start + batch_size]),
+                                            size), speed)).float()
                for start in range(0, len(pixels), batch_size)]
     return torch.cat(out).cpu().numpy()
 

@@ -39,7 +39,7 @@ TABLE = Path(__file__).parent / "reference" / "quick.search.json"
 
 # Each candidate: QUICK with these fields changed. "base" is the profile the search began from.
 BASE = dict(width=16, train_images=10_000, epochs=15, batch_size=256, lr=2e-3,
-            lr_schedule="constant", lr_warmup_epochs=0, view_size=32)
+            lr_schedule="constant", lr_warmup_epochs=0, view_size=32, encode_size=32)
 ALL_45K = {**BASE, "train_images": 45_000, "epochs": 3}      # every kept train image
 CANDIDATES: dict[str, dict] = {
     "base": BASE,
@@ -64,6 +64,14 @@ CANDIDATES: dict[str, dict] = {
     "view_16_e10_cosine": {**ALL_45K, "view_size": 16, "epochs": 10, "lr_schedule": "cosine",
                            "lr_warmup_epochs": 1},
     "view_16_e5_width_24": {**ALL_45K, "view_size": 16, "epochs": 5, "width": 24},
+    # representations of the images resized nearer the views' scale (objects in a 16x16
+    # view of a crop look about as large as in the whole image at 20-24 pixels)
+    "view_16_e8_encode_24": {**ALL_45K, "view_size": 16, "epochs": 8, "encode_size": 24},
+    "view_16_e8_encode_28": {**ALL_45K, "view_size": 16, "epochs": 8, "encode_size": 28},
+    "view_16_e9_encode_24": {**ALL_45K, "view_size": 16, "epochs": 9, "encode_size": 24},
+    "view_16_e8_batch_128_lr1.4e-3_encode_24": {**ALL_45K, "view_size": 16, "epochs": 8,
+                                                 "batch_size": 128, "lr": 1.4e-3,
+                                                 "encode_size": 24},
 }
 
 
@@ -93,8 +101,8 @@ def probe_accuracy(encoder: torch.nn.Module, p: Profile, d: PreparedData,
                    device: torch.device) -> float:
     """The study's probe on ``encoder``: fitted on its train images, scored on held-out ones."""
     idx = balanced_subset(d.train_y, p.train_images)
-    train = encode(encoder, d.train_x[idx], device)
-    held = encode(encoder, d.test_x, device)
+    train = encode(encoder, d.train_x[idx], device, size=p.encode_size)
+    held = encode(encoder, d.test_x, device, size=p.encode_size)
     return fit_linear_probe(train, d.train_y[idx], held, d.test_y, p.probe_epochs, p.probe_lr,
                             p.probe_batch_size, seed=p.seed)["test_acc"]
 

@@ -16,6 +16,7 @@ The interval holds LEVEL (95%) of the mass. Above zero: "higher"; below zero:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 from dataclasses import dataclass, field
@@ -39,13 +40,21 @@ class Population:
     def indices(self, seed: int, resamples: int = RESAMPLES) -> np.ndarray:
         """(resamples, sum(sizes)) indices, stratum by stratum; the same for the same
         name and seed, so that every metric over this population is paired."""
-        tag = int.from_bytes(hashlib.sha256(self.name.encode()).digest()[:4], "big")
-        rng = np.random.default_rng([seed, tag])
-        parts, offset = [], 0
-        for size in self.sizes:
-            parts.append(offset + rng.integers(0, size, size=(resamples, size), dtype=np.int32))
-            offset += size
-        return np.concatenate(parts, axis=1)
+        return _indices(self, seed, resamples)
+
+
+@functools.lru_cache(maxsize=4)   # metrics over one population follow each other
+def _indices(population: Population, seed: int, resamples: int) -> np.ndarray:
+    """``Population.indices``, made once while its metrics are resampled (read-only)."""
+    tag = int.from_bytes(hashlib.sha256(population.name.encode()).digest()[:4], "big")
+    rng = np.random.default_rng([seed, tag])
+    parts, offset = [], 0
+    for size in population.sizes:
+        parts.append(offset + rng.integers(0, size, size=(resamples, size), dtype=np.int32))
+        offset += size
+    out = np.concatenate(parts, axis=1)
+    out.flags.writeable = False
+    return out
 
 
 @dataclass(frozen=True)
