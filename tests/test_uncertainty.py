@@ -5,7 +5,8 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from vicreg_report.uncertainty import (Metric, Population, across_seeds, auc_of, class_mean_of, compare,
-                                       exact, mean_of, share_against, share_interval, verdict)
+                                       exact, mean_of, release_indices, share_against,
+                                       share_interval, verdict)
 
 
 def test_verdict_needs_the_whole_interval_on_one_side():
@@ -17,7 +18,10 @@ def test_verdict_needs_the_whole_interval_on_one_side():
 
 def test_the_same_population_gives_the_same_indices_and_pairs_metrics():
     pop = Population("items", (50,))
-    assert np.array_equal(pop.indices(0, 20), pop.indices(0, 20))
+    first = pop.indices(0, 20)
+    assert pop.indices(0, 20) is first and not first.flags.writeable  # made once, shared
+    release_indices()
+    assert np.array_equal(pop.indices(0, 20), first) and pop.indices(0, 20) is not first
     assert not np.array_equal(pop.indices(0, 20), pop.indices(1, 20))
     assert not np.array_equal(pop.indices(0, 20), Population("others", (50,)).indices(0, 20))
     rng = np.random.default_rng(0)

@@ -396,3 +396,15 @@ def test_templates_hold_no_class_groups_or_claimed_digits():
         assert "airplane, automobile" not in text
         assert "digit eight" not in text and "הספרה שמונה" not in text
         assert "מטוס, מכונית" not in text
+
+
+@pytest.mark.parametrize("views, inputs", [(True, True), (True, False), (False, True),
+                                           (False, False)])
+def test_the_first_page_says_which_images_were_resized(views, inputs):
+    ctx = make_context()
+    ctx["setup"]["profile"].update(views_resized=views, inputs_resized=inputs)
+    md = squash(render.render_markdown("en", ctx))
+    assert ("training views were resized to 16 pixels a side" in md) == views
+    assert ("representations were computed from the images resized to 24 pixels a side"
+            in md) == inputs
+    assert ("representations come from the full images" in md) == (views and not inputs)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from .experiments import REGISTRY
 from .original import original
 from .stages import Spec
-from .uncertainty import LEVEL, Comparison, Metric, compare, exact
+from .uncertainty import LEVEL, Comparison, Metric, compare, exact, release_indices
 
 # The code the comparisons stage runs besides the experiments' measures and pairs.
 MODULES = ("comparisons", "uncertainty", "original.json")
@@ -60,8 +60,11 @@ def comparison_kind(name: str) -> str:
 def compare_all(run, study) -> ComparisonsResult:
     m = measures(run, study)
     seed = run.profile.seed
-    done = {name: compare(m[a], m[b], seed)
-            for name, (a, b) in pairs(len(study.data.classes)).items()}
+    try:
+        done = {name: compare(m[a], m[b], seed)
+                for name, (a, b) in pairs(len(study.data.classes)).items()}
+    finally:
+        release_indices()
     for e in REGISTRY:
         if e.shares is not None:
             done.update(e.shares(study))

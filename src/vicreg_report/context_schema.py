@@ -36,8 +36,8 @@ CONTEXT_SCHEMA: dict[str, Any] = {
         "data_source": None, "data_fingerprint": None, "data_verified": None,
         "profile": {k: None for k in (
             "name", "arch", "width", "view_size", "views_resized", "encode_size",
-            "inputs_resized", "train_images", "test_images", "epochs", "batch_size", "lr", "weight_decay", "lam", "mu", "nu",
-            "gamma", "eps", "seed", "config_hash")},
+            "inputs_resized", "train_images", "test_images", "epochs", "batch_size", "lr",
+            "weight_decay", "lam", "mu", "nu", "gamma", "eps", "seed", "config_hash")},
         "device": None, "python": None, "torch": None, "torchvision": None,
         "wall_time": {"train_s": None, "probe_s": None, "experiments_s": None, "total_s": None},
         "seeds": {"n": None, "first": None, "several": None, "ids": None},

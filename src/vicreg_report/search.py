@@ -1,7 +1,7 @@
 """The search behind the quick profile: Q1 settings compared on a validation split.
 
-Each candidate changes a few of QUICK's fields (width, train images, view size, epochs,
-learning rate and its schedule). It trains Q1 on the CIFAR-10 train images only, with the last
+Each candidate changes a few of QUICK's fields (width, train images, view size, the
+representations' image size, epochs, learning rate and its schedule). It trains Q1 on the CIFAR-10 train images only, with the last
 ``VALIDATION_PER_CLASS`` images of every class held out; the study's probe (one linear
 layer) is fitted on the candidate's train representations and scored on the held-out
 images. The test set is never read. The table, with each candidate's training minutes
