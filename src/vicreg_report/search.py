@@ -1,11 +1,12 @@
 """The search behind the quick profile: Q1 settings compared on a validation split.
 
 Each candidate changes a few of QUICK's fields (width, train images, view size, the
-representations' image size, epochs, learning rate and its schedule). It trains Q1 on the CIFAR-10 train images only, with the last
-``VALIDATION_PER_CLASS`` images of every class held out; the study's probe (one linear
-layer) is fitted on the candidate's train representations and scored on the held-out
-images. The test set is never read. The table, with each candidate's training minutes
-on this machine, is the evidence for QUICK (``reference/quick.search.json``).
+representations' image size, epochs, learning rate and its schedule). It trains Q1 on
+the CIFAR-10 train images only, with the last ``VALIDATION_PER_CLASS`` images of every
+class held out; the study's probe (one linear layer) is fitted on the candidate's train
+representations and scored on the held-out images. The test set is never read. The
+table, with each candidate's training minutes on this machine, is the evidence for QUICK
+(``reference/quick.search.json``).
 
     python -m vicreg_report.search            # every candidate not yet in the table
     python -m vicreg_report.search --only base cosine
