@@ -60,15 +60,12 @@ COMPARED = {
     "top2_q4_vs_two_lines": ("q2.q4.top2", 0.5),
     "probe_q4_vs_q1": ("probes.q4.test_acc", "probes.q1.test_acc"),
     "probe_q4_vs_original": ("probes.q4.test_acc", "original.q4_probe_acc"),
-    "probe_q4_standardized_vs_plain": ("probes.q4.standardized", "probes.q4.test_acc"),
     "probe_q5_vs_q1": ("probes.q5.test_acc", "probes.q1.test_acc"),
     "probe_q5_vs_original": ("probes.q5.test_acc", "original.q5_probe_acc"),
     "q6_raw_pixels_vs_chance": ("q6.raw_pixels.test_acc", "q6.chance"),
     "q6_random_cnn_vs_raw_pixels": ("q6.random_cnn.test_acc", "q6.raw_pixels.test_acc"),
     "q6_q1_vs_best_eigenmaps": ("q6.q1.test_acc", "q6.best"),
     "q6_random_init_vs_best_eigenmaps": ("q6.random_init.test_acc", "q6.best"),
-    "q6_raw_pixels_standardized_vs_plain": ("q6.raw_pixels.standardized",
-                                            "q6.raw_pixels.test_acc"),
     "same_class_q5_vs_q1": ("q7.q5.same_class", "q7.q1.same_class"),
     "animal_mixing_q5_vs_q1": ("q7.q5.animal_other_animal", "q7.q1.animal_other_animal"),
     **{f"farthest_grey_{e}_vs_dataset": (f"q7.{e}.farthest_grey", "q7.dataset_grey")
@@ -186,9 +183,8 @@ def derive(ctx: dict) -> dict:
         per_class = pr[enc]["per_class"]
         pr[enc]["vehicles"] = sum(a for a, c in zip(per_class, CLASSES) if c in VEHICLES) / 4
         pr[enc]["animals"] = sum(a for a, c in zip(per_class, CLASSES) if c not in VEHICLES) / 6
-    ctx["probe"]["trained"] = {k: pr["q1"][k] for k in ("test_acc", "train_acc", "standardized")}
-    ctx["probe"]["random_init"] = {k: pr["random_init"][k]
-                                   for k in ("test_acc", "train_acc", "standardized")}
+    ctx["probe"]["trained"] = {k: pr["q1"][k] for k in ("test_acc", "train_acc")}
+    ctx["probe"]["random_init"] = {k: pr["random_init"][k] for k in ("test_acc", "train_acc")}
     ctx["q4"]["probe"], ctx["q5"]["probe"] = pr["q4"]["test_acc"], pr["q5"]["test_acc"]
     pr["classes"] = list(CLASSES)
     pr["groups"] = {"vehicles": [c for c in CLASSES if c in VEHICLES],

@@ -42,7 +42,8 @@ def test_languages_are_the_catalogues_present(catalogues):
     assert catalogues["he"].dir == "rtl" and catalogues["en"].dir == "ltr"
 
 
-THRESHOLD_EQUAL = 'equal = "התוצאה נמצאת בדיוק על הסף שהציב הקורס, {threshold}."'
+THRESHOLD_EQUAL = ('equal = "בגבולות אי-הוודאות שלה, אי אפשר להבחין בין התוצאה לבין הסף '
+                   'שהציב הקורס, {threshold}."')
 
 
 @pytest.mark.parametrize("lang, old, new, named", [

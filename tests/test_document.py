@@ -46,11 +46,10 @@ def formatted_numbers(ctx: dict, conv: fmt.Conventions) -> list[str]:
              for term in TERMS]
     nums += [fmt.integer(v) for v in (t["steps"], t["epochs"], p["width"], p["train_images"],
                                       p["test_images"], p["epochs"], p["batch_size"], p["seed"],
-                                      *(probe["settings"][k] for k in ("epochs", "batch_size",
-                                                                       "train_images",
+                                      *(probe["settings"][k] for k in ("train_images",
                                                                        "test_images")))]
     nums += [fmt.real(v) for v in (p["lr"], p["weight_decay"], p["lam"], p["mu"], p["nu"],
-                                   p["gamma"], p["eps"], probe["settings"]["lr"])]
+                                   p["gamma"], p["eps"], probe["settings"]["l2"])]
     nums += [fmt.seconds(v, conv=conv) for v in ctx["setup"]["wall_time"].values()]
     nums += [ctx["setup"]["data_fingerprint"], p["config_hash"], ctx["meta"]["commit"]]
     return nums + summary_numbers(ctx) + section_numbers(ctx)

@@ -29,9 +29,7 @@ def test_round_trip(tmp_path):
     path = save_result(result, tmp_path / "r.json")
     assert load_result(path, TrainResult) == result
     probe = ProbeResult(encoder="q1", test_acc=0.5, train_acc=0.6, per_class_test_acc=[0.5] * 10,
-                        standardized_test_acc=0.55, standardized_train_acc=0.6,
-                        standardized_per_class_test_acc=[0.55] * 10, test_class_counts=[3] * 10,
-                        feature_std=0.5, settings={"epochs": 3})
+                        test_class_counts=[3] * 10, feature_std=0.5, settings={"l2": 1e-3})
     assert load_result(save_result(probe, tmp_path / "p.json"), ProbeResult) == probe
     record = load_record(save_result(probe, tmp_path / "p.json", provenance()), ProbeResult)
     assert (record.result, record.provenance) == (probe, provenance())
@@ -72,9 +70,7 @@ def forged(doc: dict) -> dict:
 
 def probe_result(**changes) -> ProbeResult:
     fields = dict(encoder="q1", test_acc=0.5, train_acc=0.6, per_class_test_acc=[0.5] * 10,
-                  standardized_test_acc=0.55, standardized_train_acc=0.6,
-                  standardized_per_class_test_acc=[0.55] * 10, test_class_counts=[3] * 10,
-                  feature_std=0.5, settings={"epochs": 3})
+                  test_class_counts=[3] * 10, feature_std=0.5, settings={"l2": 1e-3})
     return ProbeResult(**{**fields, **changes})
 
 

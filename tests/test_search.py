@@ -1,7 +1,9 @@
 import numpy as np
 
 from vicreg_report import data
-from vicreg_report.search import CANDIDATES, candidate_profile, validation_data, validation_split
+from vicreg_report.probe import METHOD
+from vicreg_report.search import (CANDIDATES, candidate_profile, validation_data,
+                                  validation_split, with_earlier_probe)
 
 
 def test_validation_split_holds_out_the_last_images_of_each_class():
@@ -25,3 +27,17 @@ def test_candidates_change_only_profile_fields():
         p = candidate_profile(changes)
         assert all(getattr(p, k) == v for k, v in changes.items())
         assert p.test_images == 5_000            # the held-out images, not the test set
+
+
+def test_a_recomputed_row_keeps_what_the_earlier_probe_gave():
+    new = {"probe": METHOD, "validation_acc": 0.61, "untrained_validation_acc": 0.43}
+    old = {"probe": "Adam", "validation_acc": 0.57, "untrained_validation_acc": 0.24,
+           "train_minutes": 2.6}
+    kept = with_earlier_probe(new, old)
+    assert kept["earlier_probe"] == {"probe": "Adam", "validation_acc": 0.57,
+                                     "untrained_validation_acc": 0.24}
+    assert kept["validation_acc"] == 0.61
+    again = with_earlier_probe({**new, "validation_acc": 0.62}, kept)
+    assert again["earlier_probe"] == kept["earlier_probe"]      # carried over a second rerun
+    assert "earlier_probe" not in with_earlier_probe(new, {})    # a new candidate
+    assert "earlier_probe" not in with_earlier_probe(new, new)   # the same probe before

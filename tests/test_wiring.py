@@ -33,19 +33,19 @@ def test_the_probe_fits_on_train_representations_and_scores_on_test_ones(monkeyp
     real = probe_module.fit_linear_probe
     monkeypatch.setattr(probe_module, "fit_linear_probe",
                         lambda *a, **k: calls.append(a) or real(*a, **k))
-    p = SMOKE.replace(probe_epochs=3, probe_lr=0.5, probe_batch_size=17)
+    p = SMOKE.replace(probe_l2=0.25)
     study = fake_study(p)
     run = pipeline.Run(p, show_progress=False)
     spec = next(s for s in experiments.probe.stages(run, study) if s.name == "probe:q5")
     spec.compute()
     train_idx, test_idx = study_subsets(p, study.data)
     reps = study.reps["q5"]
-    for fit_x, fit_y, score_x, score_y, epochs, lr, batch, seed, _ in calls:
+    for fit_x, fit_y, score_x, score_y, l2 in calls:
         assert fit_x is reps.train and score_x is reps.test
         assert np.array_equal(fit_y, study.data.train_y[train_idx])
         assert np.array_equal(score_y, study.data.test_y[test_idx])
-        assert (epochs, lr, batch, seed) == (3, 0.5, 17, p.seed)
-    assert len(calls) == 2                      # the study's probe and the standardised one
+        assert l2 == 0.25
+    assert len(calls) == 1
 
 
 def test_q5_neighbours_never_include_the_image_itself_even_beside_its_copies():
@@ -67,7 +67,7 @@ def unusual(tmp_path_factory):
     mp.setenv("VICREG_BUILD_DIR", str(tmp_path_factory.mktemp("build")))
     p = SMOKE.replace(anomaly_k=3, anomaly_top=5, retrieval_k=4, clusters=6, q5_neighbours=2,
                       tsne_points=100, silhouette_sample=50, laplacian_images=120,
-                      laplacian_neighbors=7, laplacian_max_components=4, probe_epochs=7,
+                      laplacian_neighbors=7, laplacian_max_components=4, probe_l2=0.5,
                       encode_size=16)
     sizes = []                                  # the input size of every encoding
     real_encode = pipeline.encode
@@ -90,8 +90,8 @@ def test_every_experiment_setting_comes_from_the_profile(unusual):
     assert r["embedding2d:q4"].n_points == 100
     lap = r["laplacian:raw_pixels"]
     assert (lap.n_images, lap.n_neighbors, lap.components_tried) == (120, 7, [2, 4])
-    assert lap.probe_settings["epochs"] == 7
-    assert study.probes["q1"].result.settings["epochs"] == 7
+    assert lap.probe_settings["l2"] == 0.5
+    assert study.probes["q1"].result.settings["l2"] == 0.5
     assert sum(lap.split_sizes.values()) == 120
 
 

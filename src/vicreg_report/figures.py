@@ -132,21 +132,18 @@ VARIANT_LABELS = {"raw_pixels": "raw pixels", "random_cnn": "random-CNN features
 def eigenvector_sweep(sweeps: dict[str, object], chance: float, path: Path) -> Path:
     """Q6: probe accuracy against the number of eigenvectors kept, for each graph.
 
-    ``sweeps``: variant -> LaplacianResult. Solid: the study's probe; dashed: on
-    standardised codes; filled markers: test, open: validation (which chooses the
-    number, ringed). The dotted line is chance, where the original write-up's probe sat.
+    ``sweeps``: variant -> LaplacianResult. Filled markers: test, open: validation
+    (which chooses the number, ringed). The dotted line is chance, where the original write-up's probe sat.
     """
     with plt.rc_context(STYLE):
         fig, axes = plt.subplots(1, len(sweeps), figsize=(3.6 * len(sweeps), 3.2),
                                  sharey=True, constrained_layout=True)
         for ax, (variant, r) in zip(np.atleast_1d(axes), sweeps.items()):
             k = r.components_tried
-            for prefix, style, name in (("", "-", "probe"),
-                                        ("standardized_", "--", "standardised codes")):
-                ax.plot(k, r.sweep[f"{prefix}test_acc"], style, marker="o", markersize=3.5,
-                        color=TRAIN_COLOR, label=f"{name}, test")
-                ax.plot(k, r.sweep[f"{prefix}val_acc"], style, marker="o", markersize=3.5,
-                        markerfacecolor="white", color=TEST_COLOR, label=f"{name}, validation")
+            ax.plot(k, r.sweep["test_acc"], "-", marker="o", markersize=3.5,
+                    color=TRAIN_COLOR, label="test")
+            ax.plot(k, r.sweep["val_acc"], "-", marker="o", markersize=3.5,
+                    markerfacecolor="white", color=TEST_COLOR, label="validation")
             chosen = k.index(r.n_components)
             ax.plot([r.n_components], [r.sweep["val_acc"][chosen]], "o", markersize=9,
                     markerfacecolor="none", markeredgecolor="black", label="kept (validation)")

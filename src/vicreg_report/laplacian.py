@@ -13,10 +13,9 @@ The graph has ``n_neighbors`` neighbours a point (fixed in advance at 10: the
 usual sparse kNN graph, and the fastest). The codes are probed on a seeded,
 stratified split: 80% to fit, 10% to validate, 10% to test. How many
 eigenvectors the codes keep is chosen on the validation part only: each of
-COMPONENTS_TRIED (2 to 128) is probed, each probe (the study's, and the one on
-standardised codes) keeps the number with its best validation accuracy, and the
-test part is scored once for each, for the figure (``sweep``). The same seed gives the same split, so the
-encoders' representations of the same images are probed on it too.
+COMPONENTS_TRIED (2 to 128) is probed, the number with the best validation accuracy
+is kept, and the test part is scored once for each, for the figure (``sweep``). The same seed gives the
+same split, so the encoders' representations of the same images are probed on it too.
 """
 
 from __future__ import annotations
@@ -33,7 +32,7 @@ from sklearn.model_selection import train_test_split
 
 from .augment import MEAN, STD
 from .errors import VicregError
-from .probe import accuracy_problems, fit_linear_probe, per_class_accuracy
+from .probe import METHOD, accuracy_problems, fit_linear_probe, per_class_accuracy
 
 VARIANTS = ("raw_pixels", "random_cnn")
 CNN_LAYERS, CNN_CHANNELS, CNN_KERNEL = 4, 32, 5
@@ -58,7 +57,6 @@ class SplitProbeResult:
     """An encoder's representations of Q6's images, probed on Q6's split."""
 
     probe: SplitProbe
-    standardized_probe: SplitProbe
     split_sizes: dict[str, int]
     test_class_counts: list[int]
 
@@ -67,11 +65,8 @@ class SplitProbeResult:
 
 
 def split_probe_problems(result) -> list[str]:
-    return [*accuracy_problems("test", result.probe.test_acc, result.probe.per_class_test_acc,
-                               result.test_class_counts),
-            *accuracy_problems("standardised test", result.standardized_probe.test_acc,
-                               result.standardized_probe.per_class_test_acc,
-                               result.test_class_counts)]
+    return accuracy_problems("test", result.probe.test_acc, result.probe.per_class_test_acc,
+                             result.test_class_counts)
 
 
 @dataclass
@@ -79,9 +74,7 @@ class LaplacianResult:
     """Laplacian-Eigenmap codes of ``n_images`` train images, probed linearly.
 
     ``probe``: the study's probe at the ``n_components`` chosen on its validation
-    accuracy; ``standardized_probe``: the variant on standardised codes at the
-    ``standardized_components`` chosen on its own; ``sweep``: the accuracies of both at
-    each of ``components_tried``.
+    accuracy; ``sweep``: its accuracies at each of ``components_tried``.
     """
 
     variant: str
@@ -94,11 +87,9 @@ class LaplacianResult:
     graph_components: int          # connected components of the kNN graph (1: connected)
     components_tried: list[int]
     n_components: int              # chosen on validation accuracy
-    standardized_components: int   # likewise, for the probe on standardised codes
     choice: str
     probe: SplitProbe
-    standardized_probe: SplitProbe
-    sweep: dict[str, list[float]]  # val_acc, test_acc, standardized_val_acc, ...
+    sweep: dict[str, list[float]]  # val_acc, test_acc
     split_sizes: dict[str, int]    # fit, val, test
     test_class_counts: list[int]
     probe_settings: dict
@@ -219,8 +210,7 @@ def stratified_split(labels: np.ndarray, seed: int = 0) -> dict[str, np.ndarray]
 
 
 def split_probe(codes: np.ndarray, labels: np.ndarray, split: dict[str, np.ndarray],
-                epochs: int, lr: float, batch_size: int, seed: int,
-                standardize: bool = False) -> tuple[SplitProbe, np.ndarray]:
+                l2: float) -> tuple[SplitProbe, np.ndarray]:
     """``fit_linear_probe`` fitted on the split's fit part, scored on val and test; the
     probe and its test predictions."""
     codes, labels = np.asarray(codes, dtype=np.float32), np.asarray(labels)
@@ -228,8 +218,7 @@ def split_probe(codes: np.ndarray, labels: np.ndarray, split: dict[str, np.ndarr
         raise VicregError(f"Need (N, D) codes and N labels, got {codes.shape} and {labels.shape}.")
     fit, val, test = split["fit"], split["val"], split["test"]
     scored = np.concatenate([val, test])
-    out = fit_linear_probe(codes[fit], labels[fit], codes[scored], labels[scored], epochs, lr,
-                           batch_size, seed, standardize)
+    out = fit_linear_probe(codes[fit], labels[fit], codes[scored], labels[scored], l2)
     pred = out["test_pred"]
     val_pred, test_pred = pred[:len(val)], pred[len(val):]
     probe = SplitProbe(val_acc=float((val_pred == labels[val]).mean()),
@@ -252,13 +241,13 @@ def components_tried(n_images: int, most: int) -> list[int]:
 
 def run_variant(images: np.ndarray, labels: np.ndarray, variant: str, seed: int = 0,
                 most_components: int = COMPONENTS_TRIED[-1],
-                n_neighbors: int = DEFAULT_NEIGHBORS, epochs: int = 50, lr: float = 1e-3,
-                batch_size: int = 1024) -> tuple[LaplacianResult, dict[str, np.ndarray]]:
+                n_neighbors: int = DEFAULT_NEIGHBORS,
+                l2: float = 1e-3) -> tuple[LaplacianResult, dict[str, np.ndarray]]:
     """Features, Laplacian Eigenmaps with up to ``most_components`` eigenvectors, and the
-    probes of the codes at each number tried; each probe keeps the number with its best
-    validation accuracy (ties: the fewer). Returns the result and arrays: ``codes`` at
-    the study's probe's number, the split's ``test`` indices and each probe's test
-    predictions there (``test_pred``, ``standardized_test_pred``)."""
+    probes of the codes at each number tried; the number with the best validation
+    accuracy is kept (ties: the fewer). Returns the result and arrays: ``codes`` at that
+    number, the split's ``test`` indices and the probe's predictions there
+    (``test_pred``)."""
     labels = np.asarray(labels)
     if len(labels) != len(images):
         raise VicregError(f"{len(images)} images but {len(labels)} labels.")
@@ -272,27 +261,20 @@ def run_variant(images: np.ndarray, labels: np.ndarray, variant: str, seed: int 
     times["embedding"] = round(time.perf_counter() - start, 3)
     start = time.perf_counter()
     split = stratified_split(labels, seed)
-    settings = {"seed": seed, "epochs": epochs, "lr": lr, "batch_size": batch_size}
-    fits = {(k, standardize): split_probe(codes[:, :k], labels, split, epochs, lr, batch_size,
-                                          seed, standardize)
-            for k in tried for standardize in (False, True)}
+    settings = {"method": METHOD, "l2": l2}
+    fits = {k: split_probe(codes[:, :k], labels, split, l2) for k in tried}
     times["probe"] = round(time.perf_counter() - start, 3)
-    chosen, chosen_std = (max(tried, key=lambda k: (fits[(k, std)][0].val_acc, -k))
-                          for std in (False, True))
-    sweep = {f"{prefix}{measure}": [getattr(fits[(k, standardize)][0], measure) for k in tried]
-             for prefix, standardize in (("", False), ("standardized_", True))
+    chosen = max(tried, key=lambda k: (fits[k][0].val_acc, -k))
+    sweep = {measure: [getattr(fits[k][0], measure) for k in tried]
              for measure in ("val_acc", "test_acc")}
     result = LaplacianResult(
         variant=variant, seed=seed, n_images=len(images), feature_dim=x.shape[1],
         n_neighbors=n_neighbors, eigen_solver="arpack", affinity="nearest_neighbors",
         graph_components=parts, components_tried=tried, n_components=chosen,
-        standardized_components=chosen_std,
-        choice="best validation accuracy of each probe; ties: fewer eigenvectors",
-        probe=fits[(chosen, False)][0], standardized_probe=fits[(chosen_std, True)][0],
+        choice="best validation accuracy; ties: fewer eigenvectors", probe=fits[chosen][0],
         sweep=sweep, split_sizes={k: len(v) for k, v in split.items()},
         test_class_counts=np.bincount(labels[split["test"]],
                                       minlength=int(labels.max()) + 1).tolist(),
         probe_settings=settings, timings=times)
     return result, {"codes": codes[:, :chosen], "test": split["test"],
-                    "test_pred": fits[(chosen, False)][1],
-                    "standardized_test_pred": fits[(chosen_std, True)][1]}
+                    "test_pred": fits[chosen][1]}

@@ -3,10 +3,12 @@
 Each candidate changes a few of QUICK's fields (width, train images, view size, the
 representations' image size, epochs, learning rate and its schedule). It trains Q1 on
 the CIFAR-10 train images only, with the last ``VALIDATION_PER_CLASS`` images of every
-class held out; the study's probe (one linear layer) is fitted on the candidate's train
-representations and scored on the held-out images. The test set is never read. The
-table, with each candidate's training minutes on this machine, is the evidence for QUICK
-(``reference/quick.search.json``).
+class held out; the study's probe is fitted on the candidate's train representations
+and scored on the held-out images, at each ridge penalty of PROBE_L2_TRIED (the
+profile's ``probe_l2`` gives ``validation_acc``). The test set is never read. The table,
+with each candidate's training minutes on this machine, is the evidence for QUICK
+(``reference/quick.search.json``). Rows measured with an earlier probe say which
+(``probe``); recomputing one keeps its earlier accuracy under ``earlier_probe``.
 
     python -m vicreg_report.search            # every candidate not yet in the table
     python -m vicreg_report.search --only base cosine
@@ -29,13 +31,14 @@ from .config import QUICK, Profile
 from .data import PreparedData, balanced_subset, prepare
 from .errors import VicregError
 from .model import build_model
-from .probe import fit_linear_probe
+from .probe import METHOD, fit_linear_probe
 from .progress import console
 from .representations import encode
 from .results import atomic_write, device_description, git_commit
 from .training import numerics, select_device, speed_for, train_vicreg
 
 VALIDATION_PER_CLASS = 500
+PROBE_L2_TRIED = (0.0, 1e-4, 1e-3, 1e-2)
 TABLE = Path(__file__).parent / "reference" / "quick.search.json"
 
 # Each candidate: QUICK with these fields changed. "base" is the profile the search began from.
@@ -99,13 +102,14 @@ def candidate_profile(changes: dict, seed: int = 0) -> Profile:
 
 
 def probe_accuracy(encoder: torch.nn.Module, p: Profile, d: PreparedData,
-                   device: torch.device) -> float:
-    """The study's probe on ``encoder``: fitted on its train images, scored on held-out ones."""
+                   device: torch.device) -> dict[str, float]:
+    """The study's probe on ``encoder``, fitted on its train images (encoded as the study
+    encodes them) and scored on held-out ones, at each of PROBE_L2_TRIED."""
     idx = balanced_subset(d.train_y, p.train_images)
-    train = encode(encoder, d.train_x[idx], device, size=p.encode_size)
-    held = encode(encoder, d.test_x, device, size=p.encode_size)
-    return fit_linear_probe(train, d.train_y[idx], held, d.test_y, p.probe_epochs, p.probe_lr,
-                            p.probe_batch_size, seed=p.seed)["test_acc"]
+    train, held = (encode(encoder, x, device, cpu_bf16=p.cpu_bf16, size=p.encode_size)
+                   for x in (d.train_x[idx], d.test_x))
+    return {str(l2): fit_linear_probe(train, d.train_y[idx], held, d.test_y, l2)["test_acc"]
+            for l2 in PROBE_L2_TRIED}
 
 
 def evaluate(name: str, changes: dict, d: PreparedData, device: torch.device,
@@ -117,9 +121,23 @@ def evaluate(name: str, changes: dict, d: PreparedData, device: torch.device,
         _, model = train_vicreg(p, d, Path(tmp) / "q1.pt", device, name=name,
                                 show_progress=show_progress)
     minutes = (time.perf_counter() - started) / 60
-    return {"settings": changes, "train_minutes": round(minutes, 2),
-            "validation_acc": probe_accuracy(model.encoder, p, d, device),
-            "untrained_validation_acc": probe_accuracy(build_model(p).encoder, p, d, device)}
+    trained, untrained = (probe_accuracy(net.encoder, p, d, device)
+                          for net in (model, build_model(p)))
+    return {"settings": changes, "train_minutes": round(minutes, 2), "probe": METHOD,
+            "validation_acc": trained[str(p.probe_l2)],
+            "untrained_validation_acc": untrained[str(p.probe_l2)],
+            "validation_acc_by_l2": trained, "untrained_validation_acc_by_l2": untrained}
+
+
+def with_earlier_probe(row: dict, earlier: dict) -> dict:
+    """``row``, keeping what another probe gave the same candidate before
+    (``earlier_probe``), from ``earlier`` (its row until now) or from that row's own."""
+    if earlier and earlier.get("probe") != METHOD:
+        return {**row, "earlier_probe": {k: earlier.get(k) for k in
+                                         ("probe", "validation_acc", "untrained_validation_acc")}}
+    if "earlier_probe" in earlier:
+        return {**row, "earlier_probe": earlier["earlier_probe"]}
+    return row
 
 
 def load_table(path: Path) -> dict:
@@ -135,13 +153,14 @@ def load_table(path: Path) -> dict:
 def show(table: dict) -> None:
     out = Table(title=f"quick-profile search (validation: last {VALIDATION_PER_CLASS} train "
                       "images of each class)")
-    for column in ("candidate", "settings", "train min", "val acc", "untrained"):
+    for column in ("candidate", "settings", "train min", "val acc", "untrained", "probe"):
         out.add_column(column, justify="left" if column in ("candidate", "settings") else "right")
     for name, row in table["candidates"].items():
         changed = {k: v for k, v in row["settings"].items() if BASE.get(k) != v}
         out.add_row(name, ", ".join(f"{k}={v}" for k, v in changed.items()) or "(base)",
                     f"{row['train_minutes']:.2f}", f"{row['validation_acc']:.2%}",
-                    f"{row['untrained_validation_acc']:.2%}")
+                    f"{row['untrained_validation_acc']:.2%}",
+                    "this one" if row.get("probe") == METHOD else "earlier")
     console.print(out)
 
 
@@ -167,7 +186,8 @@ def main(argv: list[str] | None = None) -> int:
             if name in table["candidates"] and not args.again:
                 continue
             row = evaluate(name, CANDIDATES[name], d, device, not args.no_progress)
-            table["candidates"] = {**load_table(args.table)["candidates"], name: row}
+            rows = load_table(args.table)["candidates"]
+            table["candidates"] = {**rows, name: with_earlier_probe(row, rows.get(name, {}))}
             atomic_write(args.table, json.dumps(table, indent=2) + "\n")
             show(table)
     except VicregError as exc:

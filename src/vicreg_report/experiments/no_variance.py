@@ -52,7 +52,6 @@ def pairs(n_classes: int) -> dict:
         "probe_q4_vs_random_init": ("probe_q4", "probe_random_init"),
         "probe_q4_vs_q1": ("probe_q4", "probe_q1"),
         "probe_q4_vs_original": ("probe_q4", "original_q4_probe_acc"),
-        "probe_q4_standardized_vs_plain": ("probe_q4_standardized", "probe_q4"),
         "top2_q4_vs_q1": ("top2_q4", "top2_q1"),
         "top2_q4_vs_two_lines": ("top2_q4", "two_lines"),
         "effective_rank_q4_vs_q1": ("effective_rank_q4", "effective_rank_q1"),

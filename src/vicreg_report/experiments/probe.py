@@ -10,14 +10,12 @@ from ..original import original
 from ..uncertainty import Population, class_mean_of, exact, mean_of
 from .base import Experiment, each
 
-METRICS = (*each("probe", "probe", ("test_acc",), "percent", ENCODERS,
-                 ("probes", "{}", "test_acc")),
-           *each("probe_standardized", "probe", ("standardized_test_acc",), "percent",
-                 ENCODERS))
+METRICS = tuple(each("probe", "probe", ("test_acc",), "percent", ENCODERS,
+                     ("probes", "{}", "test_acc")))
 
 
 def stages(run, study) -> list:
-    from ..probe import ProbeResult, fit_linear_probe
+    from ..probe import METHOD, ProbeResult, fit_linear_probe
     from ..stages import Spec
 
     d, p = study.data, run.profile
@@ -25,25 +23,18 @@ def stages(run, study) -> list:
 
     def compute(encoder):
         reps = study.reps[encoder]
-        plain, standardized = (
-            fit_linear_probe(reps.train, d.train_y[train_idx], reps.test, d.test_y[test_idx],
-                             p.probe_epochs, p.probe_lr, p.probe_batch_size, p.seed, variant)
-            for variant in (False, True))
-        settings = {"epochs": p.probe_epochs, "lr": p.probe_lr,
-                    "batch_size": p.probe_batch_size, "optimizer": "Adam",
+        fit = fit_linear_probe(reps.train, d.train_y[train_idx], reps.test, d.test_y[test_idx],
+                               p.probe_l2)
+        settings = {"method": METHOD, "l2": p.probe_l2,
                     "train_images": len(train_idx), "test_images": len(test_idx)}
         result = ProbeResult(
-            encoder=encoder, test_acc=plain["test_acc"], train_acc=plain["train_acc"],
-            per_class_test_acc=plain["per_class_test_acc"],
-            standardized_test_acc=standardized["test_acc"],
-            standardized_train_acc=standardized["train_acc"],
-            standardized_per_class_test_acc=standardized["per_class_test_acc"],
+            encoder=encoder, test_acc=fit["test_acc"], train_acc=fit["train_acc"],
+            per_class_test_acc=fit["per_class_test_acc"],
             test_class_counts=np.bincount(d.test_y[test_idx],
                                           minlength=len(d.classes)).tolist(),
             feature_std=float(reps.train.std(0).mean()), settings=settings)
-        return result, {"train_pred": plain["train_pred"].astype(np.int16),
-                        "test_pred": plain["test_pred"].astype(np.int16),
-                        "standardized_test_pred": standardized["test_pred"].astype(np.int16)}
+        return result, {"train_pred": fit["train_pred"].astype(np.int16),
+                        "test_pred": fit["test_pred"].astype(np.int16)}
     return [Spec(f"probe:{e}", ProbeResult, lambda e=e: compute(e), (study.reps[e].key,),
                  arrays=True) for e in ENCODERS]
 
@@ -56,14 +47,12 @@ def build(run, study) -> dict:
     ref = original()
     classes = study.data.classes
     q1, rnd = study.probes["q1"].result, study.probes["random_init"].result
-    probe = {"trained": {"test_acc": q1.test_acc, "train_acc": q1.train_acc,
-                         "standardized": q1.standardized_test_acc},
-             "random_init": {"test_acc": rnd.test_acc, "train_acc": rnd.train_acc,
-                             "standardized": rnd.standardized_test_acc},
+    probe = {"trained": {"test_acc": q1.test_acc, "train_acc": q1.train_acc},
+             "random_init": {"test_acc": rnd.test_acc, "train_acc": rnd.train_acc},
              "original": {"test_acc": ref["reported"]["q3_probe_acc"]},
              "course_threshold": ref["course_threshold_probe_acc"],
              "settings": {k: q1.settings[k] for k in
-                          ("epochs", "lr", "batch_size", "train_images", "test_images")}}
+                          ("l2", "train_images", "test_images")}}
     probes = {"classes": list(classes),
               "groups": {"vehicles": [c for c in classes if c in VEHICLES],
                          "animals": [c for c in classes if c in ANIMALS]},
@@ -72,7 +61,6 @@ def build(run, study) -> dict:
     for enc, record in study.probes.items():
         r = record.result
         probes[enc] = {"test_acc": r.test_acc, "train_acc": r.train_acc,
-                       "standardized": r.standardized_test_acc, "feature_std": r.feature_std,
                        "per_class": list(r.per_class_test_acc),
                        "vehicles": _group_mean(r.per_class_test_acc, classes, VEHICLES),
                        "animals": _group_mean(r.per_class_test_acc, classes, ANIMALS)}
@@ -97,7 +85,6 @@ def measures(m: dict, run, study) -> None:
         correct = a["test_pred"] == test_y
         m[f"probe_{enc}"] = mean_of(correct, test_pop)
         m[f"probe_{enc}_train"] = mean_of(a["train_pred"] == train_y, train_pop)
-        m[f"probe_{enc}_standardized"] = mean_of(a["standardized_test_pred"] == test_y, test_pop)
         for group, names in (("vehicles", VEHICLES), ("animals", ANIMALS)):
             m[f"probe_{enc}_{group}"] = class_mean_of(correct, test_y,
                                                       class_ids(d.classes, names), test_pop)
@@ -131,18 +118,16 @@ def summary(ctx: dict, row) -> list:
 
 def _example_entry(test_acc: float, train_acc: float, per_class: list[float]) -> dict:
     return {"test_acc": test_acc, "train_acc": train_acc, "per_class": per_class,
-            "standardized": test_acc + 0.0125, "feature_std": 0.5 + test_acc,
             "vehicles": float(np.mean([per_class[i] for i in (0, 1, 8, 9)])),
             "animals": float(np.mean([per_class[i] for i in range(2, 8)]))}
 
 
 EXAMPLE = {
     "probe": {
-        "trained": {"test_acc": 0.6123, "train_acc": 0.6689, "standardized": 0.6248},
-        "random_init": {"test_acc": 0.3487, "train_acc": 0.3712, "standardized": 0.3612},
+        "trained": {"test_acc": 0.6123, "train_acc": 0.6689},
+        "random_init": {"test_acc": 0.3487, "train_acc": 0.3712},
         "original": {"test_acc": 0.724}, "course_threshold": 0.60,
-        "settings": {"epochs": 100, "lr": 2e-3, "batch_size": 1024,
-                     "train_images": 10_000, "test_images": 9_000},
+        "settings": {"l2": 1e-3, "train_images": 10_000, "test_images": 9_000},
     },
     "probes": {
         "classes": list(CIFAR_CLASSES),
