@@ -14,8 +14,9 @@ usual sparse kNN graph, and the fastest). The codes are probed on a seeded,
 stratified split: 80% to fit, 10% to validate, 10% to test. How many
 eigenvectors the codes keep is chosen on the validation part only: each of
 COMPONENTS_TRIED (2 to 128) is probed, the number with the best validation accuracy
-is kept, and the test part is scored once for each, for the figure (``sweep``). The same seed gives the
-same split, so the encoders' representations of the same images are probed on it too.
+is kept, and the test part is scored once for each, for the figure (``sweep``). The
+same seed gives the same split, so the encoders' representations of the same images
+are probed on it too.
 """
 
 from __future__ import annotations

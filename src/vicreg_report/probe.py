@@ -4,7 +4,7 @@ The probe is multinomial logistic regression with a small ridge penalty, minimis
 by L-BFGS until its gradient vanishes, so that its accuracy is a property of the
 representations and not of an optimiser's budget. The representations are first
 whitened on the train set (centred, then mapped by the inverse square root of their
-covariance; directions with almost no spread dropped). That is an invertible linear
+covariance; directions with no spread at all dropped). That is an invertible linear
 map, so the classifier is still linear in the representations, and it makes the fit
 independent of their scale and quick to converge (tens of L-BFGS steps).
 """
@@ -66,11 +66,6 @@ def whitening(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return mean, directions[:, kept] / variance[kept].sqrt()
 
 
-def whitened(x: np.ndarray, mean: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
-    """``x`` centred and whitened in float64, then float32 for the fit."""
-    return ((torch.from_numpy(x).double() - mean) @ a).float()
-
-
 def with_bias(x: torch.Tensor) -> torch.Tensor:
     return torch.cat([x, torch.ones(len(x), 1, dtype=x.dtype)], dim=1)
 
@@ -108,8 +103,9 @@ def fit_linear_probe(train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarra
     Returns accuracies overall and per class, and ``train_pred`` and ``test_pred``: the
     predicted class of every point (int64), from which the accuracies follow.
     """
-    mean, a = whitening(torch.from_numpy(train_x))
-    xtr, xte = whitened(train_x, mean, a), whitened(test_x, mean, a)
+    train, test = (torch.from_numpy(x).double() for x in (train_x, test_x))
+    mean, a = whitening(train)
+    xtr, xte = (((x - mean) @ a).float() for x in (train, test))   # float32 for the fit
     ytr = torch.from_numpy(train_y).long()
     classes = int(max(train_y.max(), test_y.max())) + 1
     weights = fit_logistic(xtr, ytr, classes, l2)
