@@ -133,7 +133,8 @@ def eigenvector_sweep(sweeps: dict[str, object], chance: float, path: Path) -> P
     """Q6: probe accuracy against the number of eigenvectors kept, for each graph.
 
     ``sweeps``: variant -> LaplacianResult. Filled markers: test, open: validation
-    (which chooses the number, ringed). The dotted line is chance, where the original write-up's probe sat.
+    (which chooses the number, ringed). The dotted line is chance, where the original
+    write-up's probe sat.
     """
     with plt.rc_context(STYLE):
         fig, axes = plt.subplots(1, len(sweeps), figsize=(3.6 * len(sweeps), 3.2),

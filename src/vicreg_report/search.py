@@ -104,12 +104,13 @@ def candidate_profile(changes: dict, seed: int = 0) -> Profile:
 def probe_accuracy(encoder: torch.nn.Module, p: Profile, d: PreparedData,
                    device: torch.device) -> dict[str, float]:
     """The study's probe on ``encoder``, fitted on its train images (encoded as the study
-    encodes them) and scored on held-out ones, at each of PROBE_L2_TRIED."""
+    encodes them) and scored on held-out ones, at each of PROBE_L2_TRIED and the
+    profile's own ``probe_l2``."""
     idx = balanced_subset(d.train_y, p.train_images)
     train, held = (encode(encoder, x, device, cpu_bf16=p.cpu_bf16, size=p.encode_size)
                    for x in (d.train_x[idx], d.test_x))
     return {str(l2): fit_linear_probe(train, d.train_y[idx], held, d.test_y, l2)["test_acc"]
-            for l2 in PROBE_L2_TRIED}
+            for l2 in sorted({*PROBE_L2_TRIED, p.probe_l2})}
 
 
 def evaluate(name: str, changes: dict, d: PreparedData, device: torch.device,
