@@ -62,6 +62,39 @@ def test_colour_ops_match_torchvision(op, tv, factor):
     assert torch.allclose(ours, theirs, atol=1e-4)
 
 
+def test_hue_of_grey_black_and_tied_pixels_matches_torchvision():
+    """Pixels without spread (grey, black, white) keep their value, and pixels whose
+    maximum is shared by two channels rotate as torchvision rotates them."""
+    import torchvision.transforms.v2.functional as F
+
+    pixels = torch.tensor([[0.5, 0.5, 0.5], [0.0, 0.0, 0.0], [1.0, 1.0, 1.0],
+                           [0.8, 0.8, 0.2], [0.3, 0.9, 0.9], [0.7, 0.1, 0.7],
+                           [0.9, 0.2, 0.2], [0.1, 0.2, 0.6]])
+    x = pixels.T.reshape(1, 3, 2, 4).repeat(4, 1, 1, 1)
+    shifts = [0.0, 0.1, -0.1, 0.5]
+    ours = augment.adjust_hue(x, torch.tensor(shifts))
+    theirs = torch.stack([F.adjust_hue(xi, s) for xi, s in zip(x, shifts)])
+    assert torch.allclose(ours, theirs, atol=1e-5)
+    assert torch.equal(ours[:, :, 0, :3], x[:, :, 0, :3])     # no spread: unchanged
+
+
+def test_grayscale_and_blur_reach_only_the_rows_that_drew_them():
+    """With the whole image as crop and no jitter, row 0 (grayscale) is its luma, row 1
+    (blur) its blurred self, row 2 (neither) itself."""
+    pixels = torch.randint(0, 256, (3, 3, 32, 32), dtype=torch.uint8,
+                           generator=torch.Generator().manual_seed(4))
+    params = augment.ViewParams(
+        boxes=torch.tensor([[0.0, 0.0, 32.0, 32.0]] * 3), flip=torch.zeros(3, dtype=torch.bool),
+        jitter=torch.tensor([[1.0, 1.0, 1.0, 0.0]] * 3), order=torch.arange(4).repeat(3, 1),
+        gray=torch.tensor([True, False, False]), blur=torch.tensor([False, True, False]),
+        sigma=torch.tensor([1.5, 1.5, 1.5]))
+    out = augment.apply_params(pixels, params)
+    x = augment.to_unit_float(pixels)
+    expected = torch.stack([augment.grayscale(x[:1])[0].expand(3, -1, -1),
+                            augment.gaussian_blur(x[1:2], torch.tensor([1.5]))[0], x[2]])
+    assert torch.allclose(out, augment.normalize(expected), atol=1e-5)
+
+
 def test_crop_and_flip_match_torchvision():
     import torchvision.transforms.v2.functional as F
 

@@ -139,3 +139,54 @@ def test_stages_side_by_side_give_the_same_results_as_in_turn(tmp_path, monkeypa
     assert same["files_compared"] >= 30
     saved = load_record(in_turn.results_dir / "probe.q1.json", ProbeResult).result
     assert study.probes["q1"].result == saved
+
+
+@pytest.mark.parametrize("cores, workers, allowed, processes, expected", [
+    (2, None, True, 1, 1),       # this machine: two one-thread trainings at once
+    (8, None, True, 1, 4),       # half the cores each
+    (1, None, True, 1, 0),       # one core: in turn
+    (2, 1, True, 1, 0),          # --workers 1: in turn
+    (2, None, False, 1, 0),      # the profile says not to (smoke)
+    (2, None, True, 2, 0),       # under torchrun: each process trains its share
+])
+def test_q1_and_q4_train_side_by_side_on_a_cpu_with_two_cores(monkeypatch, cores, workers,
+                                                              allowed, processes, expected):
+    monkeypatch.setattr(pipeline, "available_cores", lambda: cores)
+    monkeypatch.setattr(pipeline, "world", lambda: (0, processes))
+    run = pipeline.Run(SMOKE.replace(cpu_side_by_side=allowed), device="cpu",
+                       show_progress=False, workers=workers)
+    assert pipeline.side_by_side_threads(run) == expected
+
+
+def test_q1_and_q4_side_by_side_train_as_one_thread_in_turn(tmp_path, monkeypatch):
+    """Two worker processes of one thread each give the same losses and weights as the
+    same trainings in turn in this process with one thread."""
+    import torch
+
+    from vicreg_report.results import load_result
+    from vicreg_report.training import TrainResult
+
+    monkeypatch.setattr(pipeline, "available_cores", lambda: 2)
+    threads = torch.get_num_threads()
+    out = {}
+    for allowed in (True, False):
+        monkeypatch.setenv("VICREG_BUILD_DIR", str(tmp_path / str(allowed)))
+        run = pipeline.Run(SMOKE.replace(cpu_side_by_side=allowed), device="cpu",
+                           show_progress=False)
+        assert pipeline.side_by_side_threads(run) == (1 if allowed else 0)
+        torch.set_num_threads(1)
+        try:
+            pipeline.train_encoders(run, pipeline.prepare(run))
+        finally:
+            torch.set_num_threads(threads)
+        out[allowed] = {e: (load_result(run.results_dir / f"train.{e}.json",
+                                        TrainResult).history.train,
+                            torch.load(run.results_dir / f"{e}.pt",
+                                       weights_only=True)["state_dict"])
+                        for e in ("q1", "q4")}
+    for encoder in ("q1", "q4"):
+        (history, weights), (history_in_turn, weights_in_turn) = (out[True][encoder],
+                                                                  out[False][encoder])
+        assert history == history_in_turn
+        assert weights.keys() == weights_in_turn.keys()
+        assert all(torch.equal(weights[k], weights_in_turn[k]) for k in weights)

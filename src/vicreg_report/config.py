@@ -39,6 +39,8 @@ class Profile:
     lr_schedule: str = "constant"     # or "cosine": linear warm-up, then cosine decay to 0
     lr_warmup_epochs: int = 0
     cpu_bf16: bool = True             # on a CPU with bf16 in hardware, train under bf16 autocast
+    cpu_side_by_side: bool = True     # on a CPU with 2+ cores, Q1 and Q4 train at once,
+                                      # half the cores each (pipeline.side_by_side_threads)
     beta1: float = 0.9
     beta2: float = 0.999
     weight_decay: float = 1e-6
@@ -72,7 +74,7 @@ FULL = Profile(name="full")
 
 # quick: the whole study on 2 CPU cores in minutes, on real CIFAR-10.
 # A 4-layer CNN of width 16 instead of ResNet-18, trained on the study's views resized
-# to 16x16 (~0.1 s a step here in bf16, where ResNet-18 on 32x32 views takes ~6 s), 8
+# to 16x16 (~0.1 s a step here in bf16, where ResNet-18 on 32x32 views takes ~6 s), 9
 # epochs over all 50,000 train images and a larger learning rate, kept constant: chosen
 # on a validation split of the train images (reference/quick.search.json,
 # `python -m vicreg_report.search`; README "Profiles"). Representations are computed from
@@ -84,7 +86,7 @@ QUICK = Profile(
     width=16,
     view_size=16,
     encode_size=24,
-    epochs=8,
+    epochs=9,
     batch_size=256,
     lr=2e-3,
     test_loss_images=2_000,
@@ -111,6 +113,7 @@ SMOKE = Profile(
     laplacian_max_components=16,
     silhouette_sample=0,
     cpu_bf16=False,                   # float32: the tests' numbers are the same on every CPU
+    cpu_side_by_side=False,           # one process: tests can watch and interrupt training
 )
 
 PROFILES = {p.name: p for p in (SMOKE, QUICK, FULL)}

@@ -138,7 +138,9 @@ def device_description(device) -> str:
 
     if device.type == "cuda":
         return f"cuda ({torch.cuda.get_device_name(device)})"
-    return f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+    threads = torch.get_num_threads()
+    return (f"cpu ({platform.processor() or platform.machine()}, {threads} "
+            f"thread{'s' * (threads != 1)})")
 
 
 def make_provenance(profile, data, device, started: float, stage_key: str = "",

@@ -73,6 +73,7 @@ CANDIDATES: dict[str, dict] = {
     "view_16_e8_encode_24": {**ALL_45K, "view_size": 16, "epochs": 8, "encode_size": 24},
     "view_16_e8_encode_28": {**ALL_45K, "view_size": 16, "epochs": 8, "encode_size": 28},
     "view_16_e9_encode_24": {**ALL_45K, "view_size": 16, "epochs": 9, "encode_size": 24},
+    "view_16_e10_encode_24": {**ALL_45K, "view_size": 16, "epochs": 10, "encode_size": 24},
     "view_16_e8_batch_128_lr1.4e-3_encode_24": {**ALL_45K, "view_size": 16, "epochs": 8,
                                                  "batch_size": 128, "lr": 1.4e-3,
                                                  "encode_size": 24},

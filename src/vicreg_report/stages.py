@@ -422,13 +422,14 @@ def _in_turn(run: Run, data, pending: list[tuple[Spec, str]]) -> list[float]:
 # ---------------------------------------------------------------- worker processes
 
 def in_workers(run: Run, workers: int, calls: list[tuple[Callable, tuple]],
-               names: list[str]) -> list:
+               names: list[str], show: bool = True) -> list:
     """``fn(*args)`` for each call, ``workers`` at a time in fresh processes (spawned, so
     that no thread pool of this process is inherited); their return values, in order.
-    The first failure cancels what has not started and is raised here."""
+    The first failure cancels what has not started and is raised here. ``show``: a bar
+    of the calls done (off where a worker shows its own)."""
     context = multiprocessing.get_context("spawn")
     results: list = [None] * len(calls)
-    with progress_bar(run.show_progress) as bar, \
+    with progress_bar(run.show_progress and show) as bar, \
             ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
         task = bar.add_task(f"{workers} workers", total=len(calls), status="")
         futures = {pool.submit(fn, *args): i for i, (fn, args) in enumerate(calls)}
