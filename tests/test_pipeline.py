@@ -167,6 +167,10 @@ def test_q1_and_q4_side_by_side_train_as_one_thread_in_turn(tmp_path, monkeypatc
     from vicreg_report.training import TrainResult
 
     monkeypatch.setattr(pipeline, "available_cores", lambda: 2)
+    spawned, in_workers = [], pipeline.in_workers
+    monkeypatch.setattr(pipeline, "in_workers",
+                        lambda run, n, *rest, **kw: spawned.append(n) or in_workers(
+                            run, n, *rest, **kw))
     threads = torch.get_num_threads()
     out = {}
     for allowed in (True, False):
@@ -184,6 +188,7 @@ def test_q1_and_q4_side_by_side_train_as_one_thread_in_turn(tmp_path, monkeypatc
                             torch.load(run.results_dir / f"{e}.pt",
                                        weights_only=True)["state_dict"])
                         for e in ("q1", "q4")}
+    assert spawned == [2]       # two workers for the first run, none for the second
     for encoder in ("q1", "q4"):
         (history, weights), (history_in_turn, weights_in_turn) = (out[True][encoder],
                                                                   out[False][encoder])
