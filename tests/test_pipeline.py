@@ -141,21 +141,22 @@ def test_stages_side_by_side_give_the_same_results_as_in_turn(tmp_path, monkeypa
     assert study.probes["q1"].result == saved
 
 
-@pytest.mark.parametrize("cores, workers, allowed, processes, expected", [
-    (2, None, True, 1, 1),       # this machine: two one-thread trainings at once
-    (8, None, True, 1, 4),       # half the cores each
-    (1, None, True, 1, 0),       # one core: in turn
-    (2, 1, True, 1, 0),          # --workers 1: in turn
-    (2, None, False, 1, 0),      # the profile says not to (smoke)
-    (2, None, True, 2, 0),       # under torchrun: each process trains its share
+@pytest.mark.parametrize("cores, workers, allowed, processes, side_by_side, threads", [
+    (2, None, True, 1, True, 1),      # this machine: two one-thread trainings at once
+    (8, None, True, 1, True, 4),      # half the cores each
+    (1, None, True, 1, False, 1),     # one core: in turn
+    (2, 1, True, 1, False, 1),        # --workers 1: in turn
+    (2, None, False, 1, False, 1),    # the profile says not to (smoke)
+    (2, None, True, 2, False, 1),     # under torchrun: each process trains its share
 ])
-def test_q1_and_q4_train_side_by_side_on_a_cpu_with_two_cores(monkeypatch, cores, workers,
-                                                              allowed, processes, expected):
+def test_q1_and_q4_train_side_by_side_on_a_cpu_with_two_cores(
+        monkeypatch, cores, workers, allowed, processes, side_by_side, threads):
     monkeypatch.setattr(pipeline, "available_cores", lambda: cores)
     monkeypatch.setattr(pipeline, "world", lambda: (0, processes))
     run = pipeline.Run(SMOKE.replace(cpu_side_by_side=allowed), device="cpu",
                        show_progress=False, workers=workers)
-    assert pipeline.side_by_side_threads(run) == expected
+    assert pipeline.trains_side_by_side(run) is side_by_side
+    assert pipeline.worker_threads(run) == threads
 
 
 def test_q1_and_q4_side_by_side_train_as_one_thread_in_turn(tmp_path, monkeypatch):
@@ -177,7 +178,7 @@ def test_q1_and_q4_side_by_side_train_as_one_thread_in_turn(tmp_path, monkeypatc
         monkeypatch.setenv("VICREG_BUILD_DIR", str(tmp_path / str(allowed)))
         run = pipeline.Run(SMOKE.replace(cpu_side_by_side=allowed), device="cpu",
                            show_progress=False)
-        assert pipeline.side_by_side_threads(run) == (1 if allowed else 0)
+        assert pipeline.trains_side_by_side(run) is allowed
         torch.set_num_threads(1)
         try:
             pipeline.train_encoders(run, pipeline.prepare(run))

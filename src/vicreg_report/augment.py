@@ -36,15 +36,14 @@ def to_unit_float(images: Tensor) -> Tensor:
 
 
 @lru_cache(maxsize=None)
-def _mean_std(device: torch.device, dtype: torch.dtype) -> tuple[Tensor, Tensor]:
-    """MEAN and STD as (1, 3, 1, 1) tensors, made once per device (no copy per batch)."""
-    return (torch.tensor(MEAN, dtype=dtype).view(1, 3, 1, 1).to(device),
-            torch.tensor(STD, dtype=dtype).view(1, 3, 1, 1).to(device))
+def per_channel(values: tuple[float, ...], device: torch.device, dtype: torch.dtype) -> Tensor:
+    """One value per channel as a (1, 3, 1, 1) tensor, made once per device and dtype (no
+    copy per batch)."""
+    return torch.tensor(values, dtype=dtype).view(1, 3, 1, 1).to(device)
 
 
 def normalize(x: Tensor) -> Tensor:
-    mean, std = _mean_std(x.device, x.dtype)
-    return (x - mean) / std
+    return (x - per_channel(MEAN, x.device, x.dtype)) / per_channel(STD, x.device, x.dtype)
 
 
 def to_device(t: Tensor, device: torch.device) -> Tensor:
@@ -134,9 +133,7 @@ def _is_max(channel: Tensor, maxc: Tensor) -> Tensor:
     return torch.sign(channel - maxc).add_(1)
 
 
-@lru_cache(maxsize=None)
-def _sector_offsets(device: torch.device, dtype: torch.dtype) -> Tensor:
-    return torch.tensor([5.0, 3.0, 1.0], dtype=dtype).view(1, 3, 1, 1).to(device)
+HUE_SECTORS = (5.0, 3.0, 1.0)     # n_c of red, green and blue in adjust_hue
 
 
 def adjust_hue(x: Tensor, shift: Tensor) -> Tensor:
@@ -158,7 +155,7 @@ def adjust_hue(x: Tensor, shift: Tensor) -> Tensor:
     spread = delta.clamp_min(torch.finfo(x.dtype).tiny)   # grey pixels: 0 / tiny = 0
     h6 = ((red * (g - b) + green * (b - r) + blue * (r - g)) / spread
           + 2 * green + 4 * blue + 6 * shift.view(-1, 1, 1))
-    k = _sector_offsets(x.device, x.dtype) + h6.unsqueeze(1)
+    k = per_channel(HUE_SECTORS, x.device, x.dtype) + h6.unsqueeze(1)
     k = k - 6 * torch.floor(k / 6)        # k mod 6
     return maxc.unsqueeze(1) - delta.unsqueeze(1) * torch.minimum(k, 4 - k).clamp_(0, 1)
 
@@ -177,20 +174,19 @@ def jitter_params(n: int, g: torch.Generator) -> tuple[Tensor, Tensor]:
     return factors, torch.rand(n, 4, generator=g).argsort(1)
 
 
-def rows_on(flags: Tensor, device: torch.device) -> Tensor:
-    """The indices of the True rows of ``flags``, found on the CPU and moved to
-    ``device`` (a GPU then never waits for a count)."""
-    rows = flags.cpu().nonzero().squeeze(1)
-    return rows if device.type == "cpu" else to_device(rows, device)
+def rows_of(masks: list[Tensor], device: torch.device) -> list[Tensor]:
+    """The indices of the True rows of each CPU mask, found on the CPU and moved to
+    ``device`` in one copy (a GPU then never waits for a count)."""
+    rows = [mask.cpu().nonzero().squeeze(1) for mask in masks]
+    if device.type == "cpu":
+        return rows
+    return list(to_device(torch.cat(rows), device).split([len(r) for r in rows]))
 
 
 def jitter_groups(order: Tensor, device: torch.device) -> list[Tensor]:
-    """Sample indices per (position, op), found on the CPU and moved to ``device`` at once."""
-    groups = [(order[:, position] == op_index).nonzero().squeeze(1)
-              for position in range(4) for op_index in range(len(JITTER_OPS))]
-    if device.type == "cpu":
-        return groups
-    return list(to_device(torch.cat(groups), device).split([len(i) for i in groups]))
+    """Sample indices per (position, op), in that order."""
+    return rows_of([order[:, position] == op_index
+                    for position in range(4) for op_index in range(len(JITTER_OPS))], device)
 
 
 def color_jitter(x: Tensor, factors: Tensor, order: Tensor) -> Tensor:
@@ -284,7 +280,7 @@ def shown_at(x: Tensor, size: int | None) -> Tensor:
 def apply_params(images: Tensor, params: ViewParams, size: int | None = None) -> Tensor:
     """The augmented, normalised view of a uint8 NCHW batch under ``params``, resized to
     ``size`` pixels a side if given (T itself always works at the images' own size)."""
-    grey, blurred = (rows_on(flags, images.device) for flags in (params.gray, params.blur))
+    grey, blurred = rows_of([params.gray, params.blur], images.device)
     params = params.to(images.device)
     x = resized_crop_and_flip(to_unit_float(images), params.boxes, params.flip)
     x = color_jitter(x, params.jitter, params.order)

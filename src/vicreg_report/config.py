@@ -40,7 +40,7 @@ class Profile:
     lr_warmup_epochs: int = 0
     cpu_bf16: bool = True             # on a CPU with bf16 in hardware, train under bf16 autocast
     cpu_side_by_side: bool = True     # on a CPU with 2+ cores, Q1 and Q4 train at once,
-                                      # half the cores each (pipeline.side_by_side_threads)
+                                      # half the cores each (pipeline.trains_side_by_side)
     beta1: float = 0.9
     beta2: float = 0.999
     weight_decay: float = 1e-6

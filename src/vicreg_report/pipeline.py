@@ -4,7 +4,7 @@ probes and experiments -> figures -> document.
 Every stage goes through the stage engine (stages.py) and prints whether it
 reused its saved result or recomputed it, and why. Q1 and Q4 train side by side
 in two processes on a CUDA GPU with cores to spare and on a CPU with two or more
-cores (``side_by_side_threads``); the probes and
+cores (``trains_side_by_side``); the probes and
 experiments, which read only saved representations, run side by side in worker
 processes wherever there are cores for more than one.
 """
@@ -114,25 +114,27 @@ def _train_in_worker(run: Run, encoder: str, key: str, threads: int | None,
     return run.timings
 
 
-def side_by_side_threads(run: Run) -> int | None:
-    """Whether Q1 and Q4 train side by side, in two processes: 0 if not; else the torch
-    threads of each (None: the device's default).
+def trains_side_by_side(run: Run) -> bool:
+    """Whether Q1 and Q4 train at once, in two worker processes.
 
-    On a CUDA GPU with cores for more than one worker. On a CPU with two or more cores
-    (unless ``--workers 1`` or the profile says not to), with half the cores each: on 2
-    cores, two one-thread trainings made 17% more steps a second together than one
-    two-thread training (README, "What the study computes"). The thread count changes
-    float rounding, so the numbers then depend on the number of cores, as one
-    training's do on its threads.
+    On a CUDA GPU with cores for more than one worker. On a CPU with two or more cores,
+    unless ``--workers 1`` or the profile says not to: on 2 cores, two one-thread
+    trainings made 17% more steps a second together than one two-thread training
+    (README, "What the study computes"). Never under torchrun, where each process
+    already trains its share.
     """
     if world()[1] > 1:
-        return 0
+        return False
     if run.torch_device.type == "cuda":
-        return None if run.worker_count > 1 else 0
-    cores = available_cores()
-    if not run.profile.cpu_side_by_side or run.workers == 1 or cores < 2:
-        return 0
-    return cores // 2
+        return run.worker_count > 1
+    return run.profile.cpu_side_by_side and run.workers != 1 and available_cores() >= 2
+
+
+def worker_threads(run: Run) -> int | None:
+    """Torch threads of each of the two trainings side by side: half the cores on a CPU
+    (the thread count changes float rounding, so the numbers then depend on the number
+    of cores, as one training's do on its threads); None, the default, on a GPU."""
+    return None if run.torch_device.type == "cuda" else max(1, available_cores() // 2)
 
 
 def train(run: Run, d, encoder: str = "q1", neighbours=None, upstream: str = "") -> TrainResult:
@@ -150,7 +152,7 @@ def train(run: Run, d, encoder: str = "q1", neighbours=None, upstream: str = "")
 
 
 def train_encoders(run: Run, d) -> tuple[dict[str, TrainResult], dict[str, Reps]]:
-    """Q1 and Q4 from augmented pairs (side by side where ``side_by_side_threads`` says
+    """Q1 and Q4 from augmented pairs (side by side where ``trains_side_by_side`` says
     so), then Q5 from pairs of Q1 neighbours."""
     trained, pending = {}, []
     for encoder in ("q1", "q4"):
@@ -160,8 +162,8 @@ def train_encoders(run: Run, d) -> tuple[dict[str, TrainResult], dict[str, Reps]
             pending.append((encoder, key))
         else:
             trained[encoder] = saved
-    threads = side_by_side_threads(run) if len(pending) > 1 else 0
-    if threads != 0:
+    if len(pending) > 1 and trains_side_by_side(run):
+        threads = worker_threads(run)
         # one live bar, the first training's: two processes drawing bars garble both
         first, others = pending[0][0], ", ".join(e for e, _ in pending[1:])
         console.print(f"train {first} and {others} side by side"
