@@ -145,7 +145,7 @@ def test_full_model_projects_to_d():
 
 
 def test_gpu_transfer_packing_round_trips(images, monkeypatch):
-    """ViewParams.to and jitter_groups pack for one copy to a GPU; checked here on the CPU."""
+    """ViewParams.to and rows_of pack for one copy each to a GPU; checked here on the CPU."""
     monkeypatch.setattr(augment, "to_device", lambda t, device: t.clone())
     gpu = torch.device("cuda")                      # only a name: nothing runs on a GPU
     params = augment.draw_params(64, 32, torch.Generator().manual_seed(2))
@@ -153,9 +153,9 @@ def test_gpu_transfer_packing_round_trips(images, monkeypatch):
     for name in ("boxes", "flip", "jitter", "order", "gray", "blur", "sigma"):
         assert torch.equal(getattr(packed, name), getattr(params, name)), name
     assert packed.flip.dtype == torch.bool and packed.sigma.shape == (64,)
-    groups = augment.jitter_groups(params.order, gpu)
-    assert [g.tolist() for g in groups] == \
-        [g.tolist() for g in augment.jitter_groups(params.order, torch.device("cpu"))]
+    masks = [torch.tensor([True, False, True]), torch.tensor([False] * 3),
+             torch.tensor([False, True, False])]
+    assert [r.tolist() for r in augment.rows_of(masks, gpu)] == [[0, 2], [], [1]]
     assert torch.equal(augment.apply_params(images, packed), augment.apply_params(images, params))
 
 

@@ -3,7 +3,8 @@
 Every sample draws its own parameters (crop box, flip, jitter factors and their
 order, grayscale, blur sigma), from a CPU ``torch.Generator`` so that runs
 repeat, on any device: ``draw_params`` draws them, ``apply_params`` applies them
-(on a GPU after one copy, without waiting for it). ``reference_transform`` is the
+(on a GPU after two copies, the parameters and the rows each op applies to, without
+waiting for either). ``reference_transform`` is the
 same distribution as torchvision per-image transforms, kept as the reference the
 batched path is checked against (tests/test_augment_distribution.py).
 """
@@ -183,16 +184,17 @@ def rows_of(masks: list[Tensor], device: torch.device) -> list[Tensor]:
     return list(to_device(torch.cat(rows), device).split([len(r) for r in rows]))
 
 
-def jitter_groups(order: Tensor, device: torch.device) -> list[Tensor]:
-    """Sample indices per (position, op), in that order."""
-    return rows_of([order[:, position] == op_index
-                    for position in range(4) for op_index in range(len(JITTER_OPS))], device)
+def jitter_masks(order: Tensor) -> list[Tensor]:
+    """Which samples apply each op at each position: one mask per (position, op)."""
+    return [order[:, position] == op_index
+            for position in range(4) for op_index in range(len(JITTER_OPS))]
 
 
-def color_jitter(x: Tensor, factors: Tensor, order: Tensor) -> Tensor:
-    """The four jitter operations with per-sample factors, in per-sample order (CPU ``order``)."""
+def color_jitter(x: Tensor, factors: Tensor, groups: list[Tensor]) -> Tensor:
+    """The four jitter operations with per-sample factors, in per-sample order: ``groups``
+    holds the rows of each (position, op) of ``jitter_masks``, on ``x``'s device."""
     x = x.clone()
-    groups = iter(jitter_groups(order, x.device))
+    groups = iter(groups)
     for _position in range(4):
         for op_index, op in enumerate(JITTER_OPS):
             chosen = next(groups)
@@ -223,8 +225,8 @@ class ViewParams:
     flip: Tensor     # (n,) bool, horizontal flip
     jitter: Tensor   # (n, 4) brightness, contrast, saturation factors and hue shift
     order: Tensor    # (n, 4) the jitter ops' order, a permutation of 0..3 (kept on the CPU)
-    gray: Tensor     # (n,) bool, grayscale
-    blur: Tensor     # (n,) bool, Gaussian blur
+    gray: Tensor     # (n,) bool, grayscale (kept on the CPU)
+    blur: Tensor     # (n,) bool, Gaussian blur (kept on the CPU)
     sigma: Tensor    # (n,) blur sigma (drawn for every sample, used where ``blur``)
 
     def part(self, rows: slice) -> "ViewParams":
@@ -236,14 +238,14 @@ class ViewParams:
         return self.boxes[:, 2] * self.boxes[:, 3] / (size * size)
 
     def to(self, device: torch.device) -> "ViewParams":
-        """The same parameters on ``device``, in one transfer; ``order`` stays on the CPU."""
+        """The same parameters on ``device``, in one transfer; ``order``, ``gray`` and
+        ``blur`` stay on the CPU, where ``apply_params`` finds their rows."""
         if device.type == "cpu":
             return self
-        flags = torch.stack([self.flip, self.gray, self.blur], 1).float()
-        packed = torch.cat([self.boxes, self.jitter, flags, self.sigma[:, None]], 1)
-        boxes, jitter, flags, sigma = to_device(packed, device).split([4, 4, 3, 1], 1)
-        flip, gray, blur = (flags > 0.5).unbind(1)
-        return replace(self, boxes=boxes, flip=flip, jitter=jitter, gray=gray, blur=blur,
+        packed = torch.cat([self.boxes, self.jitter, self.flip[:, None].float(),
+                            self.sigma[:, None]], 1)
+        boxes, jitter, flip, sigma = to_device(packed, device).split([4, 4, 1, 1], 1)
+        return replace(self, boxes=boxes, flip=flip[:, 0] > 0.5, jitter=jitter,
                        sigma=sigma[:, 0])
 
 
@@ -280,10 +282,11 @@ def shown_at(x: Tensor, size: int | None) -> Tensor:
 def apply_params(images: Tensor, params: ViewParams, size: int | None = None) -> Tensor:
     """The augmented, normalised view of a uint8 NCHW batch under ``params``, resized to
     ``size`` pixels a side if given (T itself always works at the images' own size)."""
-    grey, blurred = rows_of([params.gray, params.blur], images.device)
+    *jittered, grey, blurred = rows_of([*jitter_masks(params.order), params.gray, params.blur],
+                                       images.device)
     params = params.to(images.device)
     x = resized_crop_and_flip(to_unit_float(images), params.boxes, params.flip)
-    x = color_jitter(x, params.jitter, params.order)
+    x = color_jitter(x, params.jitter, jittered)
     if len(grey):                         # only the rows that drew each of these
         x[grey] = grayscale(x[grey]).expand(-1, 3, -1, -1)
     if len(blurred):
