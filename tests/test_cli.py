@@ -3,6 +3,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from vicreg_report.cli import STAGES, main
 
 SRC = str(Path(__file__).resolve().parents[1] / "src")
@@ -40,3 +42,15 @@ def test_unknown_profile_is_rejected_by_the_parser(capsys):
     except SystemExit as exc:
         assert exc.code == 2
     assert "invalid choice" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--workers", "0"], "argument --workers: must be at least 1"),
+    (["--workers", "two"], "argument --workers: 'two' is not a whole number"),
+    (["--seed", "0", "-1"], "argument --seed: must not be negative"),
+])
+def test_counts_and_seeds_out_of_range_are_rejected_by_the_parser(capsys, args, message):
+    with pytest.raises(SystemExit) as exc:
+        main(["train", "--profile", "smoke", *args])
+    assert exc.value.code == 2
+    assert message in capsys.readouterr().err

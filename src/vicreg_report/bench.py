@@ -42,6 +42,7 @@ from rich.table import Table
 
 from . import data as data_mod
 from .augment import reference_transform, to_device
+from .cli import non_negative, positive
 from .config import DEFAULT_PROFILE, PROFILES, Profile, get_profile
 from .errors import VicregError
 from .model import build_model
@@ -82,23 +83,6 @@ def parser() -> argparse.ArgumentParser:
                     help="leave torch.compile out of the numerics comparison")
     ap.add_argument("--no-progress", action="store_true", help="hide progress bars")
     return ap
-
-
-def positive(text: str) -> int:
-    value = non_negative(text)
-    if value == 0:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
-
-
-def non_negative(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError("must not be negative")
-    return value
 
 
 # ---------------------------------------------------------------- the two pipelines

@@ -34,6 +34,25 @@ NEEDED_MIB = {"smoke": 20, "quick": 500, "full": 1500}
 FORCEABLE = ("all", *experiments.stage_kinds())
 
 
+def positive(text: str) -> int:
+    """A command-line whole number of at least 1 (else argparse's usage error)."""
+    value = non_negative(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def non_negative(text: str) -> int:
+    """A command-line whole number of at least 0 (else argparse's usage error)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError("must not be negative")
+    return value
+
+
 def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(
         prog="python -m vicreg_report",
@@ -55,7 +74,7 @@ def parser() -> argparse.ArgumentParser:
                         choices=FORCEABLE, metavar="STAGE",
                         help="recompute every stage, or only STAGE (one of "
                              f"{', '.join(FORCEABLE[1:])}; repeatable)")
-        sp.add_argument("--seed", type=int, nargs="+", metavar="N",
+        sp.add_argument("--seed", type=non_negative, nargs="+", metavar="N",
                         help="seed(s) to run; several give mean ± std in the document "
                              "(default: the profile's, 0)")
         sp.add_argument("--saved-only", action="store_true",
@@ -63,7 +82,7 @@ def parser() -> argparse.ArgumentParser:
         sp.add_argument("--results", metavar="DIR",
                         help="read and write one run's results here instead of "
                              "build/results/<profile>/seed-<N>/")
-        sp.add_argument("--workers", type=int, metavar="N",
+        sp.add_argument("--workers", type=positive, metavar="N",
                         help="stages computed side by side, each with "
                              f"{STAGE_THREADS} threads (default: cores // {STAGE_THREADS})")
         sp.add_argument("--no-progress", action="store_true", help="hide progress bars")

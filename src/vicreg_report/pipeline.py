@@ -127,7 +127,8 @@ def trains_side_by_side(run: Run) -> bool:
         return False
     if run.torch_device.type == "cuda":
         return run.worker_count > 1
-    return run.profile.cpu_side_by_side and run.workers != 1 and available_cores() >= 2
+    return (run.profile.cpu_side_by_side and (run.workers is None or run.workers > 1)
+            and available_cores() >= 2)
 
 
 def worker_threads(run: Run) -> int | None:
