@@ -5,7 +5,7 @@ import pytest
 from vicreg_report.probe import ProbeResult
 from vicreg_report.results import (LossHistory, Provenance, ResultError, TrainResult,
                                    SCHEMA_VERSION, atomic_write, content_hash, load_record,
-                                   load_result, save_result)
+                                   load_result, save_result, thread_count)
 
 
 def provenance():
@@ -126,3 +126,8 @@ def test_atomic_write_leaves_old_file_on_failure(tmp_path, monkeypatch):
         atomic_write(path, "new")
     assert path.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["f.txt"]
+
+
+@pytest.mark.parametrize("threads, text", [(1, "1 thread"), (2, "2 threads"), (16, "16 threads")])
+def test_a_thread_count_is_named_in_the_singular_only_for_one(threads, text):
+    assert thread_count(threads) == text

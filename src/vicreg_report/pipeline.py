@@ -28,7 +28,7 @@ from .model import build_model
 from .progress import console
 from .representations import Reps, RepresentationsResult, describe, encode
 from .results import ResultError, TrainResult, atomic_write, load_record, load_result, \
-    make_provenance, save_result
+    make_provenance, save_result, thread_count
 from .stages import Run, available_cores, cached, check_origin, check_written, in_workers, \
     record_written, run_specs, save_arrays, stage_key
 from .distributed import broadcast, is_writer, world
@@ -168,7 +168,7 @@ def train_encoders(run: Run, d) -> tuple[dict[str, TrainResult], dict[str, Reps]
         # one live bar, the first training's: two processes drawing bars garble both
         first, others = pending[0][0], ", ".join(e for e, _ in pending[1:])
         console.print(f"train {first} and {others} side by side"
-                      + (f", {threads} thread{'s' * (threads > 1)} each" if threads else "")
+                      + (f", {thread_count(threads)} each" if threads else "")
                       + f"; the bar shows {first}")
         timings = in_workers(run, len(pending),
                              [(_train_in_worker, (run, e, k, threads, e == first))

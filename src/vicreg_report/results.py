@@ -138,9 +138,13 @@ def device_description(device) -> str:
 
     if device.type == "cuda":
         return f"cuda ({torch.cuda.get_device_name(device)})"
-    threads = torch.get_num_threads()
-    return (f"cpu ({platform.processor() or platform.machine()}, {threads} "
-            f"thread{'s' * (threads != 1)})")
+    cpu = platform.processor() or platform.machine()
+    return f"cpu ({cpu}, {thread_count(torch.get_num_threads())})"
+
+
+def thread_count(threads: int) -> str:
+    """'1 thread', '2 threads': how provenance and progress lines name a thread count."""
+    return f"{threads} thread{'s' * (threads != 1)}"
 
 
 def make_provenance(profile, data, device, started: float, stage_key: str = "",
